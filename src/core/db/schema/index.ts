@@ -1,0 +1,4 @@
+/** The Drizzle schema: source of every table and row type. drizzle-kit generates `migrations/` from it. */
+export * from "./identity";
+export * from "./jobs";
+export * from "./marketplace";

@@ -1,0 +1,169 @@
+/**
+ * Wildberries data, keyed by WB's own identities so a re-sync is an idempotent upsert:
+ * orders by `srid`, sales by `saleID`, stocks by `nmId` + `barcode` + warehouse.
+ * WB timestamps are Moscow time without offset; they are stored as `timestamptz`.
+ * @see https://dev.wildberries.ru/openapi/reports (statistics API)
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  date,
+  index,
+  integer,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { orgs } from "./identity";
+
+const orgId = () =>
+  uuid("org_id")
+    .notNull()
+    .references(() => orgs.id, { onDelete: "cascade" });
+const money = (name: string) => numeric(name, { precision: 14, scale: 2, mode: "number" });
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
+
+/** One product card (WB `nmId`), as last seen in any feed. */
+export const products = pgTable(
+  "products",
+  {
+    orgId: orgId(),
+    nmId: bigint("nm_id", { mode: "number" }).notNull(),
+    supplierArticle: text("supplier_article").notNull(),
+    /** Display name: WB's statistics feeds have no card title, so `subject brand supplierArticle`. */
+    name: text("name").notNull(),
+    brand: text("brand").notNull(),
+    subject: text("subject").notNull(),
+    category: text("category").notNull(),
+    updatedAt: tstz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.nmId] }),
+    index("products_name_trgm_idx").using("gin", sql`${t.name} gin_trgm_ops`),
+    index("products_article_trgm_idx").using("gin", sql`${t.supplierArticle} gin_trgm_ops`),
+  ],
+);
+
+export const warehouses = pgTable(
+  "warehouses",
+  {
+    orgId: orgId(),
+    name: text("name").notNull(),
+    /** WB `warehouseType`: "Склад WB" or "Склад продавца"; null when the feed omits it. */
+    type: text("type"),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.name] })],
+);
+
+/** Current stock per product size (barcode) and warehouse. */
+export const stocks = pgTable(
+  "stocks",
+  {
+    orgId: orgId(),
+    nmId: bigint("nm_id", { mode: "number" }).notNull(),
+    barcode: text("barcode").notNull(),
+    warehouseName: text("warehouse_name").notNull(),
+    supplierArticle: text("supplier_article").notNull(),
+    techSize: text("tech_size").notNull(),
+    quantity: integer("quantity").notNull(),
+    inWayToClient: integer("in_way_to_client").notNull(),
+    inWayFromClient: integer("in_way_from_client").notNull(),
+    quantityFull: integer("quantity_full").notNull(),
+    price: money("price").notNull(),
+    discount: integer("discount").notNull(),
+    lastChangeDate: tstz("last_change_date").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.nmId, t.barcode, t.warehouseName] }),
+    index("stocks_org_warehouse_idx").on(t.orgId, t.warehouseName),
+    index("stocks_org_size_idx").on(t.orgId, t.techSize),
+  ],
+);
+
+export const orders = pgTable(
+  "orders",
+  {
+    orgId: orgId(),
+    srid: text("srid").notNull(),
+    gNumber: text("g_number").notNull(),
+    date: tstz("date").notNull(),
+    lastChangeDate: tstz("last_change_date").notNull(),
+    nmId: bigint("nm_id", { mode: "number" }).notNull(),
+    barcode: text("barcode").notNull(),
+    supplierArticle: text("supplier_article").notNull(),
+    techSize: text("tech_size").notNull(),
+    warehouseName: text("warehouse_name").notNull(),
+    regionName: text("region_name"),
+    totalPrice: money("total_price").notNull(),
+    discountPercent: integer("discount_percent").notNull(),
+    spp: money("spp").notNull(),
+    finishedPrice: money("finished_price").notNull(),
+    priceWithDisc: money("price_with_disc").notNull(),
+    isCancel: boolean("is_cancel").notNull(),
+    /** Null when not canceled (WB sends `0001-01-01T00:00:00`). */
+    cancelDate: tstz("cancel_date"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.srid] }),
+    index("orders_org_date_idx").on(t.orgId, t.date),
+    index("orders_org_nm_date_idx").on(t.orgId, t.nmId, t.date),
+  ],
+);
+
+/** Sale kinds by `saleID` prefix: `S` buyout, `R` return, anything else `other`. */
+export const saleKinds = ["buyout", "return", "other"] as const;
+export type SaleKind = (typeof saleKinds)[number];
+
+export const sales = pgTable(
+  "sales",
+  {
+    orgId: orgId(),
+    saleId: text("sale_id").notNull(),
+    kind: text("kind", { enum: saleKinds }).notNull(),
+    srid: text("srid").notNull(),
+    date: tstz("date").notNull(),
+    lastChangeDate: tstz("last_change_date").notNull(),
+    nmId: bigint("nm_id", { mode: "number" }).notNull(),
+    barcode: text("barcode").notNull(),
+    supplierArticle: text("supplier_article").notNull(),
+    techSize: text("tech_size").notNull(),
+    warehouseName: text("warehouse_name").notNull(),
+    totalPrice: money("total_price").notNull(),
+    priceWithDisc: money("price_with_disc").notNull(),
+    finishedPrice: money("finished_price").notNull(),
+    forPay: money("for_pay").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.saleId] }),
+    index("sales_org_date_idx").on(t.orgId, t.date),
+    index("sales_org_nm_date_idx").on(t.orgId, t.nmId, t.date),
+  ],
+);
+
+/**
+ * Daily rollup per org, Moscow calendar day and product, recomputed from `orders` and
+ * `sales` for every day a sync batch touched (in the same transaction as the batch).
+ * Amounts in roubles; `payout` = Σ|forPay| of buyouts − Σ|forPay| of returns.
+ */
+export const dailyProductStats = pgTable(
+  "daily_product_stats",
+  {
+    orgId: orgId(),
+    day: date("day", { mode: "string" }).notNull(),
+    nmId: bigint("nm_id", { mode: "number" }).notNull(),
+    ordersCount: integer("orders_count").notNull().default(0),
+    ordersAmount: money("orders_amount").notNull().default(0),
+    cancellationsCount: integer("cancellations_count").notNull().default(0),
+    cancellationsAmount: money("cancellations_amount").notNull().default(0),
+    buyoutsCount: integer("buyouts_count").notNull().default(0),
+    buyoutsAmount: money("buyouts_amount").notNull().default(0),
+    returnsCount: integer("returns_count").notNull().default(0),
+    returnsAmount: money("returns_amount").notNull().default(0),
+    payout: money("payout").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day, t.nmId] })],
+);

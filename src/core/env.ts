@@ -1,0 +1,106 @@
+/**
+ * Worker environment: bindings and secrets, parsed once per isolate with zod.
+ *
+ * A missing or malformed variable fails loudly with a message that names it
+ * (`Invalid environment: DATABASE_URL: Required`). `.dev.vars.example` lists every
+ * variable with a one-line meaning; keep the two in step.
+ */
+import { z } from "zod";
+
+const csv = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
+  );
+
+/** One HMAC signing key of the JWT key set; `kid` goes into the token header. */
+const jwtKey = z.object({ kid: z.string().min(1), secret: z.string().min(32) });
+
+/** The zod schema of the Worker env. Types derive from it; never written twice. */
+export const envSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Neon connection string (`postgres://user:pass@host/db`). */
+  DATABASE_URL: z.string().url(),
+  /** Local stack only: the Neon `/sql` adapter URL (sets `neonConfig.fetchEndpoint`). */
+  NEON_FETCH_ENDPOINT: z.string().url().optional(),
+  UPSTASH_REDIS_REST_URL: z.string().url(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
+  QSTASH_URL: z.string().url().default("https://qstash.upstash.io"),
+  QSTASH_TOKEN: z.string().min(1),
+  QSTASH_CURRENT_SIGNING_KEY: z.string().min(1),
+  QSTASH_NEXT_SIGNING_KEY: z.string().min(1),
+  /** Public base URL of the jobs Worker; QStash delivers to `${PUBLIC_JOBS_URL}/jobs/...`. */
+  PUBLIC_JOBS_URL: z.string().url(),
+  /**
+   * JWT key set as JSON: `[{"kid":"2026-11","secret":"..."}]`. The first key signs;
+   * every key verifies, so a retired key keeps working through its grace window.
+   */
+  JWT_KEYS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(jwtKey).min(1)),
+  JWT_ISSUER: z.string().min(1).default("seller-edge"),
+  JWT_AUDIENCE: z.string().min(1).default("seller-edge-api"),
+  /** Access token lifetime in seconds. */
+  JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  /** AES-256-GCM key (base64 of 32 bytes) that encrypts marketplace API tokens at rest. */
+  ENCRYPTION_KEY: z
+    .string()
+    .refine((s) => {
+      try {
+        return atob(s).length === 32;
+      } catch {
+        return false;
+      }
+    }, "must be base64 of 32 bytes"),
+  WB_STATISTICS_API_URL: z.string().url().default("https://statistics-api.wildberries.ru"),
+  /** Browser origins allowed by CORS, comma separated (`https://app.example.com`). */
+  CORS_ORIGINS: csv,
+  /** Requests per minute per identity on the API groups. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  /** Requests per minute per IP on login. */
+  LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  SENTRY_DSN: z.string().url().optional(),
+  /** Git SHA or version string reported by `/health` and to Sentry. */
+  RELEASE: z.string().default("dev"),
+});
+
+/** Parsed, typed environment. */
+export type AppConfig = z.infer<typeof envSchema>;
+
+/** Raw bindings as Cloudflare hands them to the Worker (all strings here). */
+export type Env = Record<keyof z.input<typeof envSchema>, string | undefined>;
+
+let memo: { raw: unknown; config: AppConfig } | undefined;
+
+/**
+ * Parses the raw env once per isolate (re-parses only if the binding object changes,
+ * as it does between tests).
+ * @throws Error naming every invalid or missing variable.
+ */
+export function parseEnv(raw: unknown): AppConfig {
+  if (memo && memo.raw === raw) return memo.config;
+  // An empty variable (`SENTRY_DSN=`) means unset, as in a shell.
+  const present = Object.fromEntries(Object.entries((raw ?? {}) as Record<string, unknown>).filter(([, v]) => v !== ""));
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+      .join("; ");
+    throw new Error(`Invalid environment: ${problems}`);
+  }
+  memo = { raw, config: result.data };
+  return result.data;
+}

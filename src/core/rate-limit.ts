@@ -1,0 +1,63 @@
+/**
+ * Rate limiting with `@upstash/ratelimit` (sliding window) on the request's Redis client.
+ *
+ * The limiter's ephemeral cache lives at module scope, so an identity already blocked
+ * in this isolate is refused without a Redis round trip. The limiter's timeout is 1 s
+ * (the library's default is 5 s); on timeout the request is let through (reads) —
+ * the fail-closed policy for auth and writes is the caller's decision via `failClosed`.
+ * Responses carry the IETF `RateLimit-Policy` and `RateLimit` fields; 429 adds `Retry-After`.
+ * @see https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/
+ * @see https://upstash.com/docs/redis/sdks/ratelimit-ts/overview
+ */
+import { Ratelimit } from "@upstash/ratelimit";
+import { ApiError } from "./errors";
+import type { Redis } from "./redis";
+
+/** A named limit: `limit` requests per `windowSeconds`. */
+export interface RateLimitPolicy {
+  name: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+const ephemeralCache = new Map<string, number>();
+function limiterFor(redis: Redis, policy: RateLimitPolicy): Ratelimit {
+  return new Ratelimit({
+    redis,
+    limiter: Ratelimit.slidingWindow(policy.limit, `${policy.windowSeconds} s`),
+    prefix: `ratelimit:${policy.name}`,
+    ephemeralCache,
+    timeout: 1000,
+    analytics: false,
+  });
+}
+
+/** Outcome of a check, with the response headers to send either way. */
+export interface RateLimitOutcome {
+  success: boolean;
+  /** True when Redis did not answer in time and the check was skipped. */
+  degraded: boolean;
+  headers: Record<string, string>;
+}
+
+/**
+ * Counts one request of `identity` against `policy`. Starts the Redis command in the
+ * current tick, so it can share an auto-pipelined request with other commands.
+ */
+export async function checkRateLimit(redis: Redis, policy: RateLimitPolicy, identity: string): Promise<RateLimitOutcome> {
+  const res = await limiterFor(redis, policy).limit(identity);
+  const resetSeconds = Math.max(0, Math.ceil((res.reset - Date.now()) / 1000));
+  const headers: Record<string, string> = {
+    "RateLimit-Policy": `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`,
+    RateLimit: `"${policy.name}";r=${Math.max(0, res.remaining)};t=${resetSeconds}`,
+  };
+  if (!res.success) headers["Retry-After"] = String(Math.max(1, resetSeconds));
+  return { success: res.success, degraded: res.reason === "timeout", headers };
+}
+
+/** Throws the 429 problem for a failed outcome. */
+export function assertWithinLimit(outcome: RateLimitOutcome): void {
+  if (!outcome.success) {
+    throw new ApiError("TOO_MANY_REQUESTS", { detail: "Rate limit exceeded; retry after the given delay.", headers: outcome.headers });
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Upstash Redis over REST. Auto-pipelining is on, so commands issued in the same tick
+ * (the rate limit and the cache read of a dashboard request) travel in one `/pipeline`
+ * request. Every request is bounded by a 1 s timeout and is not retried: a slow or
+ * dead Redis must degrade the request, not hang it.
+ * @see https://upstash.com/docs/redis/sdks/ts/pipelining/auto-pipeline
+ */
+import { Redis } from "@upstash/redis/cloudflare";
+import type { AppConfig } from "./env";
+
+/** Timeout of one Redis REST request, in ms. */
+export const REDIS_TIMEOUT_MS = 1000;
+
+/** Creates the Redis client for one request. */
+export function createRedis(config: Pick<AppConfig, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">): Redis {
+  return new Redis({
+    url: config.UPSTASH_REDIS_REST_URL,
+    token: config.UPSTASH_REDIS_REST_TOKEN,
+    enableAutoPipelining: true,
+    retry: false,
+    signal: () => AbortSignal.timeout(REDIS_TIMEOUT_MS),
+    enableTelemetry: false,
+    // Values are returned as stored: cached JSON bodies stay byte-identical.
+    automaticDeserialization: false,
+  });
+}
+
+export type { Redis };
