@@ -3,10 +3,11 @@
  * neon-http migrator, to `DATABASE_URL` (and `NEON_FETCH_ENDPOINT` on the local stack).
  * Applied migrations are recorded in `drizzle.__drizzle_migrations`, so it is idempotent.
  */
+
+import { fileURLToPath } from "node:url";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-http";
 import { migrate } from "drizzle-orm/neon-http/migrator";
-import { fileURLToPath } from "node:url";
 
 const migrationsFolder = fileURLToPath(new URL("../migrations", import.meta.url));
 

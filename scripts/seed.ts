@@ -13,7 +13,10 @@ import { memberships, orgs, users, wbConnections } from "../src/core/db/schema";
 export const DEMO_USER = { email: "demo@seller-edge.dev", password: "demo-password-2026" } as const;
 
 /** Creates (or finds) the demo org and returns its id. */
-export async function seedDemo(env: { DATABASE_URL: string; NEON_FETCH_ENDPOINT?: string; ENCRYPTION_KEY: string }, wbToken: string): Promise<{ orgId: string; userId: string }> {
+export async function seedDemo(
+  env: { DATABASE_URL: string; NEON_FETCH_ENDPOINT?: string; ENCRYPTION_KEY: string },
+  wbToken: string,
+): Promise<{ orgId: string; userId: string }> {
   const db = createDatabase(env);
   const [existing] = await db.select().from(users).where(eq(users.email, DEMO_USER.email)).limit(1);
   const tokenCiphertext = await encryptSecret(wbToken, env.ENCRYPTION_KEY);

@@ -1,0 +1,94 @@
+/**
+ * `npm run bench`: measures, on this machine, against `wrangler dev` on the local stack:
+ * - the Wildberries sync of the demo data set (≥ 50,000 orders): rows/s end to end
+ *   (cron-equivalent enqueue → QStash emulator → Worker → Neon adapter);
+ * - a cached dashboard read (`GET /api/v1/analytics/sales?period=30d`, X-Cache: HIT) next to
+ *   a bare `GET /health` on the same Worker: requests/s, p50 and p99 latency (autocannon).
+ * Set `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 10). Figures go to
+ * docs/performance.md by hand, with the machine they were taken on.
+ */
+import { createServer } from "node:net";
+import autocannon from "autocannon";
+import { startLocalEnvironment } from "../scripts/local-env";
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface SyncStatus {
+  datasets: { dataset: string; lastRunRows: number; totalRows: number; lastError: string | null }[];
+  jobs: { id: string; status: string }[];
+}
+
+async function load(url: string, headers: Record<string, string>) {
+  const result = await autocannon({ url, headers, connections, duration: seconds });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50ms: result.latency.p50,
+    p99ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+async function main() {
+  const env = await startLocalEnvironment({
+    port: await freePort(),
+    vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "error" },
+    qstashRetryDelayFactor: 0.001,
+    wbRateLimit: { requests: 1000, perMs: 1000 },
+  });
+  try {
+    const token = await env.login();
+    const auth = { Authorization: `Bearer ${token}` };
+
+    const started = performance.now();
+    const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
+    const { jobId } = (await enqueue.json()) as { jobId: string };
+    let status: SyncStatus | undefined;
+    for (;;) {
+      status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as SyncStatus;
+      const job = status.jobs.find((j) => j.id === jobId);
+      if (job?.status === "succeeded") break;
+      if (job?.status === "dead") throw new Error(`sync job died: ${JSON.stringify(status)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const syncSeconds = (performance.now() - started) / 1000;
+    const rows = status.datasets.reduce((n, d) => n + d.totalRows, 0);
+
+    const dashboard = `${env.workerUrl}/api/v1/analytics/sales?period=30d`;
+    const warm = await fetch(dashboard, { headers: auth });
+    await warm.arrayBuffer();
+    const check = await fetch(dashboard, { headers: auth });
+    await check.arrayBuffer();
+    if (check.headers.get("X-Cache") !== "HIT") throw new Error(`expected a cache HIT, got ${check.headers.get("X-Cache")}`);
+
+    const health = await load(`${env.workerUrl}/health`, {});
+    const cached = await load(dashboard, auth);
+    const report = {
+      machine: `${process.platform} ${process.arch}, node ${process.version}, engine ${process.env.DATABASE_URL ? "postgres" : "pglite"}, redis ${env.stack.redis.engine}`,
+      sync: { rows, seconds: Math.round(syncSeconds * 10) / 10, rowsPerSecond: Math.round(rows / syncSeconds), datasets: status.datasets },
+      load: { seconds, connections, health, cachedDashboardRead: cached },
+    };
+    console.log(JSON.stringify(report, null, 2));
+    console.log(`
+sync                     ${rows} rows in ${report.sync.seconds} s = ${report.sync.rowsPerSecond} rows/s
+GET /health              ${health.requestsPerSecond} req/s  p50 ${health.p50ms} ms  p99 ${health.p99ms} ms
+GET analytics (cached)   ${cached.requestsPerSecond} req/s  p50 ${cached.p50ms} ms  p99 ${cached.p99ms} ms`);
+  } finally {
+    await env.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,124 @@
+/**
+ * The local stack in one call: Neon `/sql` adapter (PGlite or Postgres), Upstash Redis
+ * REST adapter (redis-server), QStash emulator and the Wildberries statistics double,
+ * each on a free loopback port. Returns the env the Workers need to talk to it, so the
+ * production code runs unchanged: only URLs and keys differ.
+ *
+ * Used by `npm run dev` (`scripts/dev.ts`), the test global setup and the benchmark.
+ */
+import { randomBytes } from "node:crypto";
+import { type NeonHttpHandle, startNeonHttp } from "./neon-http";
+import { startQStash } from "./qstash";
+import { type RedisRestHandle, startRedisRest } from "./redis-rest";
+import { createEngineFromEnv, type SqlEngine } from "./sql-engine";
+import { startWbStatisticsDouble } from "./wildberries/server";
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackOptions {
+  /** Real Postgres (`postgres://…`); absent → embedded PGlite. */
+  databaseUrl?: string;
+  /** PGlite data directory; absent → in memory. */
+  dataDir?: string;
+  /** Existing Redis (`redis://…`); absent → spawn redis-server. */
+  redisUrl?: string;
+  /** Where QStash delivers `/jobs/*` (the jobs Worker's base URL). */
+  publicJobsUrl: string;
+  /** QStash backoff multiplier; 1 = real QStash delays. */
+  qstashRetryDelayFactor?: number;
+  /** Wildberries double: tokens → data set options, rows per page, rate limit. */
+  wb?: {
+    tokens?: Record<string, { seed?: number; orders?: number; products?: number; days?: number; warehouses?: number }>;
+    rowLimit?: number;
+    rateLimit?: { requests: number; perMs: number };
+  };
+  /** Keys to reuse (dev keeps them across restarts, so stored ciphertexts stay readable); absent → random. */
+  secrets?: Partial<LocalStackSecrets>;
+  /** Fixed ports (dev): 0 or absent picks free ones. */
+  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number };
+}
+
+/** The keys a stack is started with. */
+export interface LocalStackSecrets {
+  redisToken: string;
+  qstashToken: string;
+  qstashCurrentSigningKey: string;
+  qstashNextSigningKey: string;
+  jwtSecret: string;
+  encryptionKey: string;
+}
+
+/** Fresh random keys for a stack. */
+export function generateStackSecrets(): LocalStackSecrets {
+  return {
+    redisToken: secret(),
+    qstashToken: secret(),
+    qstashCurrentSigningKey: `sig_${secret(24)}`,
+    qstashNextSigningKey: `sig_${secret(24)}`,
+    jwtSecret: secret(48),
+    encryptionKey: randomBytes(32).toString("base64"),
+  };
+}
+
+/** A running stack. */
+export interface LocalStack {
+  /** Worker bindings pointing at the stack (DATABASE_URL, UPSTASH_*, QSTASH_*, ...). */
+  env: Record<string, string>;
+  neon: NeonHttpHandle;
+  redis: RedisRestHandle;
+  qstash: Awaited<ReturnType<typeof startQStash>>;
+  wb: Awaited<ReturnType<typeof startWbStatisticsDouble>>;
+  engine: SqlEngine;
+  close(): Promise<void>;
+}
+
+const secret = (bytes = 32) => randomBytes(bytes).toString("base64url");
+
+/** Starts every piece and returns the Worker env for it. */
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const keys = { ...generateStackSecrets(), ...opts.secrets };
+  const engine = await createEngineFromEnv({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir });
+  const neon = await startNeonHttp({ engine, port: opts.ports?.neon });
+  const redis = await startRedisRest({ token: keys.redisToken, redisUrl: opts.redisUrl, port: opts.ports?.redis });
+  const qstash = await startQStash({
+    token: keys.qstashToken,
+    currentSigningKey: keys.qstashCurrentSigningKey,
+    nextSigningKey: keys.qstashNextSigningKey,
+    retryDelayFactor: opts.qstashRetryDelayFactor ?? 1,
+    port: opts.ports?.qstash,
+  });
+  const wb = await startWbStatisticsDouble({
+    tokens: opts.wb?.tokens ?? {},
+    rowLimit: opts.wb?.rowLimit,
+    rateLimit: opts.wb?.rateLimit,
+    port: opts.ports?.wb,
+  });
+  const env: Record<string, string> = {
+    ENVIRONMENT: "development",
+    LOG_LEVEL: "warn",
+    DATABASE_URL: neon.connectionString,
+    NEON_FETCH_ENDPOINT: neon.fetchEndpoint,
+    UPSTASH_REDIS_REST_URL: redis.url,
+    UPSTASH_REDIS_REST_TOKEN: redis.token,
+    QSTASH_URL: qstash.url,
+    QSTASH_TOKEN: qstash.token,
+    QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
+    QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
+    PUBLIC_JOBS_URL: opts.publicJobsUrl,
+    JWT_KEYS: JSON.stringify([{ kid: "local-1", secret: keys.jwtSecret }]),
+    ENCRYPTION_KEY: keys.encryptionKey,
+    WB_STATISTICS_API_URL: wb.url,
+    CORS_ORIGINS: "http://localhost:5173",
+  };
+  return {
+    env,
+    neon,
+    redis,
+    qstash,
+    wb,
+    engine,
+    async close() {
+      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close()]);
+      await engine.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The local environment shared by `npm run dev` and `npm run bench`: the local stack,
+ * migrations, the demo org, and `wrangler dev` on the all-in-one Worker.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { generateStackSecrets, type LocalStack, type LocalStackSecrets, startLocalStack } from "../dev/stack";
+import { applyMigrations } from "./migrate";
+import { DEMO_USER, seedDemo } from "./seed";
+
+/** The demo org's token on the Wildberries double. */
+export const DEMO_WB_TOKEN = "demo-wb-statistics-token";
+
+/** Options of {@link startLocalEnvironment}. */
+export interface LocalEnvironmentOptions {
+  port: number;
+  /** Directory for PGlite data, secrets and the generated vars file; absent → in memory, throwaway keys. */
+  dataDir?: string;
+  /** Extra Worker vars (override the stack's). */
+  vars?: Record<string, string>;
+  /** Real Wildberries API: base URL and token (from `WB_STATISTICS_API_URL` / `WB_API_TOKEN`). */
+  wildberries?: { url: string; token: string };
+  qstashRetryDelayFactor?: number;
+  wbRateLimit?: { requests: number; perMs: number };
+}
+
+/** A running local environment. */
+export interface LocalEnvironment {
+  workerUrl: string;
+  stack: LocalStack;
+  demo: { orgId: string; userId: string };
+  /** Logs in as the demo user; returns an access token. */
+  login(): Promise<string>;
+  stop(): Promise<void>;
+  /** Resolves when `wrangler dev` exits on its own. */
+  exited: Promise<number>;
+}
+
+function loadSecrets(dataDir: string | undefined): LocalStackSecrets {
+  if (!dataDir) return generateStackSecrets();
+  const file = `${dataDir}/secrets.json`;
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalStackSecrets;
+  const secrets = generateStackSecrets();
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the Worker did not answer ${url}/health within ${timeoutMs} ms`);
+}
+
+/** Starts the stack, migrates, seeds the demo org and runs `wrangler dev`; resolves when `/health` answers. */
+export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Promise<LocalEnvironment> {
+  const varsDir = opts.dataDir ?? ".wrangler/tmp";
+  mkdirSync(varsDir, { recursive: true });
+  const workerUrl = `http://127.0.0.1:${opts.port}`;
+  const stack = await startLocalStack({
+    databaseUrl: process.env.DATABASE_URL,
+    dataDir: process.env.DATABASE_URL || !opts.dataDir ? undefined : `${opts.dataDir}/pglite`,
+    redisUrl: process.env.REDIS_URL,
+    publicJobsUrl: workerUrl,
+    qstashRetryDelayFactor: opts.qstashRetryDelayFactor ?? 0.05,
+    secrets: loadSecrets(opts.dataDir),
+    wb: { tokens: { [DEMO_WB_TOKEN]: {} }, rateLimit: opts.wbRateLimit ?? { requests: 20, perMs: 60_000 } },
+  });
+  const env: Record<string, string> = {
+    ...stack.env,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    ...(opts.wildberries ? { WB_STATISTICS_API_URL: opts.wildberries.url } : {}),
+    ...opts.vars,
+  };
+  await applyMigrations(env.DATABASE_URL as string, env.NEON_FETCH_ENDPOINT);
+  const demo = await seedDemo(
+    {
+      DATABASE_URL: env.DATABASE_URL as string,
+      NEON_FETCH_ENDPOINT: env.NEON_FETCH_ENDPOINT,
+      ENCRYPTION_KEY: env.ENCRYPTION_KEY as string,
+    },
+    opts.wildberries?.token ?? DEMO_WB_TOKEN,
+  );
+  const varsFile = `${varsDir}/dev.vars`;
+  writeFileSync(
+    varsFile,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n"),
+    { mode: 0o600 },
+  );
+
+  const wrangler: ChildProcess = spawn(
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "--port",
+      String(opts.port),
+      "--ip",
+      "127.0.0.1",
+      "--env-file",
+      varsFile,
+      "--test-scheduled",
+      "--show-interactive-dev-session=false",
+    ],
+    { stdio: ["ignore", "inherit", "inherit"], detached: true },
+  );
+  const exited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 1)));
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (wrangler.pid && wrangler.exitCode === null) {
+      try {
+        process.kill(-wrangler.pid, "SIGTERM");
+      } catch {
+        wrangler.kill("SIGTERM");
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    await stack.close();
+  };
+  try {
+    await waitForHealth(workerUrl, 120_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const login = async () => {
+    const res = await fetch(`${workerUrl}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(DEMO_USER),
+    });
+    if (!res.ok) throw new Error(`demo login failed: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { accessToken: string }).accessToken;
+  };
+  return { workerUrl, stack, demo, login, stop, exited };
+}

@@ -1,0 +1,159 @@
+/**
+ * Shared helpers of the Workers tests (run inside workerd). They talk to the real local
+ * stack through the production modules: no database or cache is mocked.
+ */
+import { env, exports } from "cloudflare:workers";
+import { signAccessToken } from "../../src/core/auth/jwt";
+import { hashPassword } from "../../src/core/auth/password";
+import { encryptSecret } from "../../src/core/crypto";
+import { createDatabase } from "../../src/core/db/client";
+import { memberships, orgs, type Role, users, wbConnections } from "../../src/core/db/schema";
+import { parseEnv } from "../../src/core/env";
+
+/** The Worker under test: the default export of `src/workers/all.ts`, in this isolate. */
+const worker = (exports as unknown as { default: Fetcher }).default;
+
+/** The stack env as the Worker sees it (plus WORKER_URL of the HTTP instance). */
+export const testEnv = env as unknown as Record<string, string>;
+export const config = () => parseEnv(env);
+export const db = () => createDatabase(config());
+
+/** A tenant made for one test: org, user with `role`, optional WB connection, and a signed access token. */
+export interface Tenant {
+  orgId: string;
+  userId: string;
+  email: string;
+  password: string;
+  token: string;
+}
+
+/** Creates an org with one member. `wbToken` registers a Wildberries connection (encrypted). */
+export async function createTenant(opts: { role?: Role; wbToken?: string; password?: string } = {}): Promise<Tenant> {
+  const orgId = crypto.randomUUID();
+  const userId = crypto.randomUUID();
+  const email = `user-${userId.slice(0, 8)}@example.test`;
+  const password = opts.password ?? "correct horse battery staple";
+  const database = db();
+  const queries = [
+    database.insert(orgs).values({ id: orgId, name: `Org ${orgId.slice(0, 8)}` }),
+    database.insert(users).values({ id: userId, email, passwordHash: await hashPassword(password, 1000) }),
+    database.insert(memberships).values({ orgId, userId, role: opts.role ?? "owner" }),
+  ] as const;
+  if (opts.wbToken) {
+    const tokenCiphertext = await encryptSecret(opts.wbToken, config().ENCRYPTION_KEY);
+    await database.batch([...queries, database.insert(wbConnections).values({ orgId, tokenCiphertext })]);
+  } else {
+    await database.batch(queries);
+  }
+  const { token } = await signAccessToken(config(), { userId, orgId, role: opts.role ?? "owner" });
+  return { orgId, userId, email, password, token };
+}
+
+/** Adds a member with `role` to an existing org and returns their token. */
+export async function addMember(orgId: string, role: Role): Promise<string> {
+  const userId = crypto.randomUUID();
+  const database = db();
+  await database.batch([
+    database
+      .insert(users)
+      .values({ id: userId, email: `m-${userId.slice(0, 8)}@example.test`, passwordHash: await hashPassword("x".repeat(16), 1000) }),
+    database.insert(memberships).values({ orgId, userId, role }),
+  ]);
+  return (await signAccessToken(config(), { userId, orgId, role })).token;
+}
+
+/** Calls the Worker under test (in-process, through its default export). */
+export function api(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  return worker.fetch(new Request(`https://edge.test${path}`, { ...init, headers, body }));
+}
+
+/** Request counters of a local-stack adapter (`/__stats`), for round-trip budgets. */
+export async function adapterStats(
+  which: "neon" | "redis" | "wb" | "qstash",
+): Promise<{ requests: number; byPath: Record<string, number> }> {
+  const res = await fetch(`${adapterUrl(which)}/__stats`);
+  return res.json();
+}
+
+/** Resets an adapter's request counters. */
+export async function resetAdapterStats(which: "neon" | "redis" | "wb" | "qstash"): Promise<void> {
+  await fetch(`${adapterUrl(which)}/__stats/reset`, { method: "POST" });
+}
+
+/** Base URL of a local-stack adapter. */
+export function adapterUrl(which: "neon" | "redis" | "wb" | "qstash"): string {
+  const byName = {
+    neon: new URL(testEnv.NEON_FETCH_ENDPOINT as string).origin,
+    redis: testEnv.UPSTASH_REDIS_REST_URL,
+    wb: testEnv.WB_STATISTICS_API_URL,
+    qstash: testEnv.QSTASH_URL,
+  };
+  return byName[which] as string;
+}
+
+/** Asserts the RFC 9457 shape and returns the body. */
+export async function problem(
+  res: Response,
+): Promise<{
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance: string;
+  requestId: string;
+  errors?: { path: string; message: string }[];
+}> {
+  if (res.headers.get("Content-Type") !== "application/problem+json") {
+    throw new Error(`expected problem+json, got ${res.headers.get("Content-Type")} (${res.status}): ${await res.text()}`);
+  }
+  return res.json();
+}
+
+/** Registers a Wildberries token on the WB double with its own generated data set. */
+export async function registerWbToken(
+  options: { seed?: number; orders?: number; products?: number; days?: number; warehouses?: number } = {},
+): Promise<string> {
+  const token = `wb-test-${crypto.randomUUID()}`;
+  const res = await fetch(`${adapterUrl("wb")}/__control/tokens`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token, ...options }),
+  });
+  if (!res.ok) throw new Error(`WB double refused the token: ${res.status} ${await res.text()}`);
+  return token;
+}
+
+/**
+ * Runs a full Wildberries sync of `tenant` end to end: `POST /api/v1/sync/wildberries`
+ * enqueues a QStash job; the QStash emulator delivers it (signed) to the HTTP instance of
+ * the Worker (`WORKER_URL`), which syncs. Resolves with the job row once it is finished.
+ * @throws when the job ends `dead`/`failed` or does not finish within `timeoutMs`.
+ */
+export async function syncTenant(tenant: Tenant, timeoutMs = 240_000): Promise<{ id: string; status: string; lastError: string | null }> {
+  const res = await api("/api/v1/sync/wildberries", { method: "POST", token: tenant.token });
+  if (res.status !== 202) throw new Error(`sync enqueue failed: ${res.status} ${await res.text()}`);
+  const { jobId } = (await res.json()) as { jobId: string };
+  return waitForJob(jobId, timeoutMs);
+}
+
+/** Polls the jobs table until job `jobId` is `succeeded` (resolves) or `dead` (throws). */
+export async function waitForJob(jobId: string, timeoutMs = 240_000): Promise<{ id: string; status: string; lastError: string | null }> {
+  const { jobs } = await import("../../src/core/db/schema");
+  const { eq } = await import("drizzle-orm");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [job] = await db().select().from(jobs).where(eq(jobs.id, jobId));
+    if (job?.status === "succeeded") return job;
+    if (job?.status === "dead") throw new Error(`job ${jobId} is dead: ${job.lastError}`);
+    if (Date.now() > deadline)
+      throw new Error(`job ${jobId} did not finish in ${timeoutMs} ms (status ${job?.status}, error ${job?.lastError})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

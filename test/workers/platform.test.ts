@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { api, createTenant, problem } from "./helpers";
+
+describe("platform", () => {
+  it("answers /health with the request id header", async () => {
+    const res = await api("/health");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Request-Id")).toMatch(/[0-9a-f-]{36}/);
+    expect(await res.json()).toMatchObject({ status: "ok", service: "all" });
+  });
+
+  it("reports readiness of Postgres and Redis", async () => {
+    const res = await api("/ready");
+    expect(await res.json()).toEqual({ status: "ready", postgres: "ok", redis: "ok" });
+  });
+
+  it("answers unknown paths with a 404 problem and wrong methods with 405 + Allow", async () => {
+    const notFound = await api("/nope");
+    expect(notFound.status).toBe(404);
+    expect(await problem(notFound)).toMatchObject({ status: 404, title: "Not Found", instance: "/nope" });
+    const wrongMethod = await api("/health", { method: "DELETE" });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("Allow")).toBe("GET");
+    expect((await problem(wrongMethod)).requestId).toBe(wrongMethod.headers.get("X-Request-Id"));
+  });
+
+  it("sets secure headers on every response", async () => {
+    for (const res of [await api("/health"), await api("/nope")]) {
+      expect(res.headers.get("Strict-Transport-Security")).toContain("max-age=");
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+      expect(res.headers.get("X-Frame-Options")).toBe("DENY");
+    }
+  });
+});
+
+describe("POST /api/v1/auth/login", () => {
+  it("returns an access token for the right password", async () => {
+    const tenant = await createTenant({ role: "analyst" });
+    const res = await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: tenant.password } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { accessToken: string; orgId: string; role: string; expiresIn: number };
+    expect(body).toMatchObject({ orgId: tenant.orgId, role: "analyst", tokenType: "Bearer" });
+    expect(body.expiresIn).toBeLessThanOrEqual(900);
+    const [, payload] = body.accessToken.split(".");
+    const claims = JSON.parse(atob((payload as string).replaceAll("-", "+").replaceAll("_", "/")));
+    expect(claims).toMatchObject({
+      sub: tenant.userId,
+      org: tenant.orgId,
+      role: "analyst",
+      typ: "access",
+      iss: "seller-edge",
+      aud: "seller-edge-api",
+    });
+  });
+
+  it("answers 401 alike for a wrong password and an unknown e-mail", async () => {
+    const tenant = await createTenant();
+    const wrong = await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: "wrong password!" } });
+    const unknown = await api("/api/v1/auth/login", { method: "POST", json: { email: "nobody@example.test", password: "whatever it is" } });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect((await problem(wrong)).detail).toBe((await problem(unknown)).detail);
+  });
+
+  it("rejects a malformed body with the failing fields", async () => {
+    const res = await api("/api/v1/auth/login", { method: "POST", json: { email: "not-an-email", role: "owner" } });
+    expect(res.status).toBe(400);
+    const body = await problem(res);
+    expect(body.errors?.map((e) => e.path).sort()).toEqual(expect.arrayContaining(["email", "password"]));
+  });
+});
