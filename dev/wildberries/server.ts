@@ -1,0 +1,562 @@
+/**
+ * Local double of the Wildberries statistics API (statistics-api.wildberries.ru): the orders,
+ * sales and stocks feeds over generated data sets (`./dataset.ts`), one per token, with WB's
+ * authorization, paging, rate limits and error bodies.
+ *
+ * Feeds: `GET /api/v1/supplier/orders`, `/api/v1/supplier/sales`, `/api/v1/supplier/stocks`.
+ * - `Authorization: <token>` or `Authorization: Bearer <token>`; missing or unknown → 401.
+ * - `dateFrom` (required): RFC 3339 date or date-time (`2026-11-20`, `2026-11-20T14:03:11`,
+ *   fractions allowed, `Z` or `±hh:mm` allowed); without an offset it is Moscow time. Bad → 400.
+ * - `flag` (orders, sales; default 0):
+ *   - `0`: rows with `lastChangeDate >= dateFrom`, sorted by `lastChangeDate` ascending, at most
+ *     `rowLimit` rows (WB: 80,000);
+ *   - `1`: every row whose `date` falls on the calendar day written in `dateFrom` (the time and the
+ *     offset are ignored), sorted by `lastChangeDate`, without a row limit (as WB).
+ *   Stocks ignore `flag` and always answer like `flag=0` (WB: `dateFrom=2019-06-20` for everything).
+ * - Paging with `flag=0` (the protocol a sync client follows): ask with `dateFrom = D`; if the page
+ *   has fewer than `rowLimit` rows, it was the last; otherwise ask again with `dateFrom` = the last
+ *   row's `lastChangeDate`, verbatim. The boundary is inclusive, so the first row of the next page
+ *   repeats the last row of the previous one: deduplicate by `srid` (orders), `saleID` (sales),
+ *   `nmId` + `barcode` + `warehouseName` (stocks). Generated data sets have distinct
+ *   `lastChangeDate` values within each feed, so every page makes progress and the loop ends.
+ * - Rate limit per token and feed (token bucket: `requests` burst, refilled evenly over `perMs`):
+ *   over it → 429 with `X-Ratelimit-Retry` (seconds to wait), `X-Ratelimit-Limit`,
+ *   `X-Ratelimit-Reset` (seconds until the bucket is full) and `X-Ratelimit-Remaining`.
+ * - Errors: WB's gateway body (`title`, `detail`, `code`, `requestId`, `origin`, `status`,
+ *   `statusText`, `timestamp`), `Content-Type: application/json; charset=utf-8` like the rows.
+ *
+ * Order of checks: path → method → token (401) → injected fault → rate limit (429) → query (400).
+ *
+ * Test and control endpoints (no token, not counted):
+ * - `GET /__stats` → `{"requests": N, "byPath": {"/api/v1/supplier/orders": N}}`, `POST /__stats/reset`;
+ * - `POST /__control/tokens` `{token, seed?, orders?, products?, days?, warehouses?, anchor?}` →
+ *   201: registers (or replaces) a token with its own data set, generated on first use and cached;
+ * - `POST /__control/faults` `{path, status: 429|500, times, after?, retryAfterSeconds?}` → 201:
+ *   after `after` more requests to `path` (`*` = every feed) pass, the next `times` fail;
+ *   `DELETE /__control/faults` clears them;
+ * - `POST /__control/rate-limit` `{requests, perMs}` sets the limit (buckets reset),
+ *   `DELETE /__control/rate-limit` removes it.
+ *
+ * @see https://dev.wildberries.ru/openapi/reports (orders, sales, stocks; dateFrom, flag)
+ * @see https://dev.wildberries.ru/openapi/api-information (401/429 bodies, X-Ratelimit-* headers)
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { fromWbDateTime, generateWbDataset, type WbDataset, type WbDatasetOptions } from "./dataset";
+import type { WbErrorBody, WbOrder, WbSale, WbStatisticsPath, WbStock } from "./types";
+
+/** Token bucket: `requests` at once, refilled evenly over `perMs` milliseconds. */
+export interface WbRateLimit {
+  requests: number;
+  perMs: number;
+}
+
+/** An injected failure; see `POST /__control/faults`. */
+export interface WbFault {
+  /** Feed path (`/api/v1/supplier/orders`) or `*` for every feed. */
+  path: string;
+  status: 429 | 500;
+  /** How many requests fail. */
+  times: number;
+  /**
+   * Requests to let through first, counted from injection: authenticated requests to `path` that
+   * reach the fault check (they may still fail later on the rate limit or a bad query). Default 0.
+   */
+  after?: number;
+  /** `X-Ratelimit-Retry` of an injected 429, seconds. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+/** Options of {@link startWbStatisticsDouble}. */
+export interface WbStatisticsDoubleOptions {
+  /** Port to listen on; default 0 (a free port). */
+  port?: number;
+  /** Interface to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** Token → a ready data set, or the options to generate one on first use. */
+  tokens?: Record<string, WbDataset | WbDatasetOptions>;
+  /** Rows per `flag=0` page; default 80,000 like WB. At least 2. */
+  rowLimit?: number;
+  /** Rate limit per token and feed; default none. WB's statistics API: 1 per minute. */
+  rateLimit?: WbRateLimit;
+  /** Anchor of data sets generated from options without one; default: the time of generation. */
+  anchor?: Date;
+}
+
+/** Request counts since start or the last reset; `byPath` keys are URL paths without the query. */
+export interface WbRequestStats {
+  requests: number;
+  byPath: Record<string, number>;
+}
+
+/** A running double. */
+export interface WbStatisticsDouble {
+  /** Base URL, e.g. `http://127.0.0.1:40123`; feeds are under `/api/v1/supplier/…`. */
+  url: string;
+  stats(): WbRequestStats;
+  resetStats(): void;
+  /** Registers or replaces a token; a data set from options is generated on first use. */
+  addToken(token: string, source: WbDataset | WbDatasetOptions): void;
+  /** The token's data set (generated now if needed), or `undefined` for an unknown token. */
+  dataset(token: string): WbDataset | undefined;
+  injectFault(fault: WbFault): void;
+  clearFaults(): void;
+  /** Sets (or with `undefined` removes) the rate limit; resets every bucket. */
+  setRateLimit(rateLimit: WbRateLimit | undefined): void;
+  close(): Promise<void>;
+}
+
+const FEEDS: readonly WbStatisticsPath[] = ["/api/v1/supplier/orders", "/api/v1/supplier/sales", "/api/v1/supplier/stocks"];
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/** A feed prepared for queries: rows by `lastChangeDate` ascending, with that time in ms. */
+interface Feed<Row> {
+  rows: Row[];
+  changedMs: Float64Array;
+}
+
+interface TokenData {
+  dataset: WbDataset;
+  orders: Feed<WbOrder>;
+  sales: Feed<WbSale>;
+  stocks: Feed<WbStock>;
+}
+
+interface TokenEntry {
+  source: WbDataset | WbDatasetOptions;
+  data?: TokenData;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+interface ActiveFault extends WbFault {
+  passLeft: number;
+}
+
+class WbHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+    readonly origin: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+};
+
+const hex = (bytes: number): string => randomBytes(bytes).toString("hex");
+
+function errorBody(error: WbHttpError): WbErrorBody {
+  return {
+    title: error.title,
+    detail: error.detail,
+    code: `${hex(4)}-${hex(6)}-[WB-DOUBLE]`,
+    requestId: hex(16),
+    origin: error.origin,
+    status: error.status,
+    statusText: STATUS_TEXT[error.status] ?? "Error",
+    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
+}
+
+function isDataset(source: WbDataset | WbDatasetOptions): source is WbDataset {
+  return Array.isArray((source as Partial<WbDataset>).orders);
+}
+
+function feed<Row extends { lastChangeDate: string }>(rows: readonly Row[]): Feed<Row> {
+  const keyed = rows.map((row) => ({ row, ms: fromWbDateTime(row.lastChangeDate) }));
+  keyed.sort((a, b) => a.ms - b.ms);
+  return {
+    rows: keyed.map((k) => k.row),
+    changedMs: Float64Array.from(keyed, (k) => k.ms),
+  };
+}
+
+/** Index of the first value >= `ms`. */
+function lowerBound(sorted: Float64Array, ms: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] ?? 0) < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A parsed `dateFrom`: the instant, and the calendar day as written (for `flag=1`). */
+interface DateFrom {
+  ms: number;
+  day: string;
+}
+
+/**
+ * Parses WB's `dateFrom`: an RFC 3339 date or date-time, Moscow time when it has no offset.
+ * @returns `undefined` when the text is not a valid date.
+ */
+export function parseDateFrom(text: string): DateFrom | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/.exec(text);
+  if (match === null) return undefined;
+  const [, y, mo, d, h = "00", mi = "00", s = "00", fraction, offset] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(utc);
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
+    return undefined;
+  }
+  let offsetMinutes = 180;
+  if (offset !== undefined) {
+    if (offset === "Z" || offset === "z") offsetMinutes = 0;
+    else {
+      const digits = offset.slice(1).replace(":", "");
+      const oh = Number(digits.slice(0, 2));
+      const om = Number(digits.slice(2));
+      if (oh > 23 || om > 59) return undefined;
+      offsetMinutes = (offset.startsWith("-") ? -1 : 1) * (oh * 60 + om);
+    }
+  }
+  const fractionMs = fraction === undefined ? 0 : Number(`0.${fraction}`) * 1000;
+  return { ms: utc - offsetMinutes * 60_000 + fractionMs, day: `${y}-${mo}-${d}` };
+}
+
+const controlTokenSchema = z.object({
+  token: z.string().min(1),
+  seed: z.number().finite().optional(),
+  orders: z.number().int().min(0).optional(),
+  products: z.number().int().min(1).optional(),
+  days: z.number().int().min(1).optional(),
+  warehouses: z.number().int().min(1).optional(),
+  /** RFC 3339 instant. */
+  anchor: z.string().optional(),
+});
+
+const faultSchema = z.object({
+  path: z.string().min(1),
+  status: z.union([z.literal(429), z.literal(500)]),
+  times: z.number().int().min(1),
+  after: z.number().int().min(0).optional(),
+  retryAfterSeconds: z.number().int().min(0).optional(),
+});
+
+const rateLimitSchema = z.object({
+  requests: z.number().int().min(1),
+  perMs: z.number().int().min(1),
+});
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return text === "" ? {} : (JSON.parse(text) as unknown);
+  } catch {
+    throw new WbHttpError(400, "bad request", "body is not JSON", "wb-double-control");
+  }
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    throw new WbHttpError(400, "bad request", detail, "wb-double-control");
+  }
+  return parsed.data;
+}
+
+/**
+ * Starts the double on `host:port` (default `127.0.0.1:0`).
+ *
+ * @throws RangeError when `rowLimit` is below 2 (paging with an inclusive boundary needs 2).
+ * @see the module comment for the protocol and the paging semantics.
+ */
+export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions = {}): Promise<WbStatisticsDouble> {
+  const rowLimit = options.rowLimit ?? 80_000;
+  if (!Number.isInteger(rowLimit) || rowLimit < 2) {
+    throw new RangeError(`rowLimit must be an integer >= 2, got ${rowLimit}`);
+  }
+  const tokens = new Map<string, TokenEntry>();
+  for (const [token, source] of Object.entries(options.tokens ?? {})) tokens.set(token, { source });
+  let rateLimit = options.rateLimit;
+  const buckets = new Map<string, Bucket>();
+  let faults: ActiveFault[] = [];
+  let stats: WbRequestStats = { requests: 0, byPath: {} };
+
+  const load = (entry: TokenEntry): TokenData => {
+    if (entry.data === undefined) {
+      const { source } = entry;
+      const dataset = isDataset(source) ? source : generateWbDataset({ ...source, anchor: source.anchor ?? options.anchor ?? new Date() });
+      entry.data = {
+        dataset,
+        orders: feed(dataset.orders),
+        sales: feed(dataset.sales),
+        stocks: feed(dataset.stocks),
+      };
+    }
+    return entry.data;
+  };
+
+  const injectFault = (fault: WbFault): void => {
+    faults.push({ ...fault, passLeft: fault.after ?? 0 });
+  };
+
+  /** Throws the injected failure due for this request, if any. */
+  const applyFaults = (path: string): void => {
+    for (const fault of faults) {
+      if (fault.path !== path && fault.path !== "*") continue;
+      if (fault.passLeft > 0) {
+        fault.passLeft--;
+        continue;
+      }
+      fault.times--;
+      faults = faults.filter((f) => f.times > 0);
+      if (fault.status === 429) {
+        const retry = fault.retryAfterSeconds ?? 1;
+        throw new WbHttpError(429, "too many requests", "Limited by injected fault", "s2s-api-auth-stat", {
+          "X-Ratelimit-Retry": String(retry),
+          "X-Ratelimit-Limit": String(rateLimit?.requests ?? 1),
+          "X-Ratelimit-Reset": String(retry),
+          "X-Ratelimit-Remaining": "0",
+        });
+      }
+      throw new WbHttpError(500, "internal server error", "injected fault", "api-statistics");
+    }
+  };
+
+  /** Takes a token from the bucket or throws 429; returns headers for a success. */
+  const applyRateLimit = (key: string): Record<string, string> => {
+    if (rateLimit === undefined) return {};
+    const { requests, perMs } = rateLimit;
+    const intervalMs = perMs / requests;
+    const now = Date.now();
+    const bucket = buckets.get(key) ?? { tokens: requests, updatedMs: now };
+    bucket.tokens = Math.min(requests, bucket.tokens + (now - bucket.updatedMs) / intervalMs);
+    bucket.updatedMs = now;
+    buckets.set(key, bucket);
+    if (bucket.tokens < 1) {
+      const retry = Math.max(1, Math.ceil(((1 - bucket.tokens) * intervalMs) / 1000));
+      const reset = Math.max(1, Math.ceil(((requests - bucket.tokens) * intervalMs) / 1000));
+      throw new WbHttpError(429, "too many requests", `Limited by ${requests} per ${perMs} ms`, "s2s-api-auth-stat", {
+        "X-Ratelimit-Retry": String(retry),
+        "X-Ratelimit-Limit": String(requests),
+        "X-Ratelimit-Reset": String(reset),
+        "X-Ratelimit-Remaining": "0",
+      });
+    }
+    bucket.tokens -= 1;
+    return {
+      "X-Ratelimit-Limit": String(requests),
+      "X-Ratelimit-Remaining": String(Math.floor(bucket.tokens)),
+    };
+  };
+
+  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { "Content-Type": JSON_TYPE, ...headers });
+    res.end(body);
+  };
+
+  const serveFeed = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    const path = url.pathname as WbStatisticsPath;
+    if (req.method !== "GET") {
+      throw new WbHttpError(405, "method not allowed", `${req.method} ${path}`, "api-statistics", { Allow: "GET" });
+    }
+    const header = req.headers.authorization?.trim() ?? "";
+    if (header === "") {
+      throw new WbHttpError(401, "unauthorized", "empty Authorization header", "s2s-api-auth-stat");
+    }
+    const token = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, "") : header;
+    const entry = tokens.get(token);
+    if (entry === undefined) {
+      throw new WbHttpError(401, "unauthorized", "token is not valid: unknown token", "s2s-api-auth-stat");
+    }
+    applyFaults(path);
+    const limitHeaders = applyRateLimit(`${token} ${path}`);
+
+    const dateFromText = url.searchParams.get("dateFrom");
+    if (dateFromText === null || dateFromText === "") {
+      throw new WbHttpError(400, "bad request", "dateFrom: field is required", "api-statistics");
+    }
+    const dateFrom = parseDateFrom(dateFromText);
+    if (dateFrom === undefined) {
+      throw new WbHttpError(400, "bad request", `dateFrom: invalid date ${JSON.stringify(dateFromText)}`, "api-statistics");
+    }
+    const flagText = url.searchParams.get("flag") ?? "0";
+    if (flagText !== "0" && flagText !== "1") {
+      throw new WbHttpError(400, "bad request", `flag: must be 0 or 1, got ${JSON.stringify(flagText)}`, "api-statistics");
+    }
+
+    const data = load(entry);
+    let rows: readonly object[];
+    if (path === "/api/v1/supplier/stocks") {
+      rows = page(data.stocks, dateFrom.ms, rowLimit);
+    } else {
+      const source: Feed<WbOrder> | Feed<WbSale> = path === "/api/v1/supplier/orders" ? data.orders : data.sales;
+      rows =
+        flagText === "1"
+          ? (source.rows as ReadonlyArray<WbOrder | WbSale>).filter((row) => row.date.startsWith(dateFrom.day))
+          : page(source, dateFrom.ms, rowLimit);
+    }
+    send(res, 200, JSON.stringify(rows), limitHeaders);
+  };
+
+  const serveControl = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const route = `${req.method} ${path}`;
+    if (route === "GET /__stats") return send(res, 200, JSON.stringify(stats));
+    if (route === "POST /__stats/reset") {
+      stats = { requests: 0, byPath: {} };
+      return send(res, 200, JSON.stringify(stats));
+    }
+    if (route === "POST /__control/tokens") {
+      const { token, anchor, ...rest } = parseBody(controlTokenSchema, await readJson(req));
+      const anchorDate = anchor === undefined ? undefined : new Date(anchor);
+      if (anchorDate !== undefined && Number.isNaN(anchorDate.getTime())) {
+        throw new WbHttpError(400, "bad request", `anchor: invalid date ${JSON.stringify(anchor)}`, "wb-double-control");
+      }
+      tokens.set(token, { source: { ...rest, ...(anchorDate ? { anchor: anchorDate } : {}) } });
+      return send(res, 201, JSON.stringify({ token }));
+    }
+    if (route === "POST /__control/faults") {
+      injectFault(parseBody(faultSchema, await readJson(req)));
+      return send(res, 201, JSON.stringify({ faults: faults.length }));
+    }
+    if (route === "DELETE /__control/faults") {
+      faults = [];
+      return send(res, 200, JSON.stringify({ faults: 0 }));
+    }
+    if (route === "POST /__control/rate-limit") {
+      rateLimit = parseBody(rateLimitSchema, await readJson(req));
+      buckets.clear();
+      return send(res, 200, JSON.stringify({ rateLimit }));
+    }
+    if (route === "DELETE /__control/rate-limit") {
+      rateLimit = undefined;
+      buckets.clear();
+      return send(res, 200, JSON.stringify({ rateLimit: null }));
+    }
+    throw new WbHttpError(404, "not found", route, "wb-double-control");
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
+    if (path === "/__stats" || path.startsWith("/__stats/") || path.startsWith("/__control/")) {
+      return serveControl(req, res, path);
+    }
+    stats.requests++;
+    stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    if (!(FEEDS as readonly string[]).includes(path)) {
+      throw new WbHttpError(404, "not found", `no route ${path}`, "api-statistics");
+    }
+    serveFeed(req, res, url);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const wbError =
+        error instanceof WbHttpError
+          ? error
+          : new WbHttpError(500, "internal server error", error instanceof Error ? error.message : String(error), "wb-double");
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      send(res, wbError.status, JSON.stringify(errorBody(wbError)), wbError.headers);
+    });
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    stats: () => ({ requests: stats.requests, byPath: { ...stats.byPath } }),
+    resetStats: () => {
+      stats = { requests: 0, byPath: {} };
+    },
+    addToken: (token, source) => {
+      tokens.set(token, { source });
+    },
+    dataset: (token) => {
+      const entry = tokens.get(token);
+      return entry === undefined ? undefined : load(entry).dataset;
+    },
+    injectFault,
+    clearFaults: () => {
+      faults = [];
+    },
+    setRateLimit: (next) => {
+      rateLimit = next;
+      buckets.clear();
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+/** Rows with `lastChangeDate >= fromMs`, at most `limit`. */
+function page<Row>(source: Feed<Row>, fromMs: number, limit: number): Row[] {
+  const start = lowerBound(source.changedMs, fromMs);
+  return source.rows.slice(start, start + limit);
+}
+
+/**
+ * `npx tsx dev/wildberries/server.ts`: runs the double until SIGINT/SIGTERM.
+ * Env: `WB_TOKEN` (default `dev-wb-token`, a default data set), `WB_PORT` (default 8083),
+ * `WB_ROW_LIMIT` (default 80000).
+ */
+async function main(): Promise<void> {
+  const token = process.env.WB_TOKEN || "dev-wb-token";
+  const handle = await startWbStatisticsDouble({
+    tokens: { [token]: {} },
+    port: Number(process.env.WB_PORT ?? 8083),
+    rowLimit: Number(process.env.WB_ROW_LIMIT ?? 80_000),
+  });
+  process.stdout.write(`wildberries statistics double: ${handle.url} (token ${token})\n`);
+  const stop = () => void handle.close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
