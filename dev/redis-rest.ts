@@ -33,7 +33,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
-import { Redis } from "ioredis";
+import IORedis, { type Redis } from "ioredis";
 import { findOnPath, type SpawnedRedisServer, spawnRedisServer } from "./redis-server";
 
 /** Which Redis answers the commands. */
@@ -392,7 +392,7 @@ class EmbeddedEngine implements Engine {
 
 /** Connects ioredis with Buffer replies and integers as strings (no precision loss), failing fast. */
 async function connectIoredis(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, stringNumbers: true, maxRetriesPerRequest: 3 });
+  const redis = new IORedis(url, { lazyConnect: true, stringNumbers: true, maxRetriesPerRequest: 3 });
   let lastError = "";
   redis.on("error", (error: Error) => {
     if (error.message === lastError) return;

@@ -5,7 +5,7 @@
  * body limit → (per route) auth → rate limit → validation → handler; errors become
  * problem+json in `onError`, unknown paths 404 and known paths with another method 405.
  */
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -144,10 +144,18 @@ export function createApp(name: string): Hono<AppEnv> {
     const services = c.get("services") as Services | undefined;
     if (apiError.status >= 500) {
       const logger = services?.logger ?? createLogger({ service: name, requestId: c.get("requestId") });
-      logger.error("unhandled error", { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
+      logger.error("unhandled error", {
+        error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+      });
       const dsn = services?.config.SENTRY_DSN;
       if (dsn) {
-        const sentry = new Toucan({ dsn, request: c.req.raw, context: c.executionCtx, release: services.config.RELEASE, environment: services.config.ENVIRONMENT });
+        const sentry = new Toucan({
+          dsn,
+          request: c.req.raw,
+          context: c.executionCtx,
+          release: services.config.RELEASE,
+          environment: services.config.ENVIRONMENT,
+        });
         sentry.setTag("requestId", c.get("requestId"));
         sentry.captureException(err);
       }

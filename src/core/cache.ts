@@ -8,8 +8,9 @@
  * with auto-pipelining it shares one REST request with the rate limit.
  * A Redis failure is a miss (the read still answers from Postgres).
  */
-import type { Redis } from "./redis";
+
 import { sha256Hex } from "./crypto";
+import type { Redis } from "./redis";
 
 /** TTLs in seconds, per the design: stocks 5 min, analytics 15 min, warehouses and sizes 1 h. */
 export const cacheTtl = { stocks: 300, analytics: 900, orders: 300, reference: 3600 } as const;

@@ -56,15 +56,13 @@ export const envSchema = z.object({
   /** Access token lifetime in seconds. */
   JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
   /** AES-256-GCM key (base64 of 32 bytes) that encrypts marketplace API tokens at rest. */
-  ENCRYPTION_KEY: z
-    .string()
-    .refine((s) => {
-      try {
-        return atob(s).length === 32;
-      } catch {
-        return false;
-      }
-    }, "must be base64 of 32 bytes"),
+  ENCRYPTION_KEY: z.string().refine((s) => {
+    try {
+      return atob(s).length === 32;
+    } catch {
+      return false;
+    }
+  }, "must be base64 of 32 bytes"),
   WB_STATISTICS_API_URL: z.string().url().default("https://statistics-api.wildberries.ru"),
   /** Browser origins allowed by CORS, comma separated (`https://app.example.com`). */
   CORS_ORIGINS: csv,
@@ -96,9 +94,7 @@ export function parseEnv(raw: unknown): AppConfig {
   const present = Object.fromEntries(Object.entries((raw ?? {}) as Record<string, unknown>).filter(([, v]) => v !== ""));
   const result = envSchema.safeParse(present);
   if (!result.success) {
-    const problems = result.error.issues
-      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
-      .join("; ");
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
     throw new Error(`Invalid environment: ${problems}`);
   }
   memo = { raw, config: result.data };

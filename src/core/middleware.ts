@@ -5,11 +5,11 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./app";
 import { type AuthContext, TokenError, verifyAccessToken } from "./auth/jwt";
-import type { Role } from "./db/schema";
 import { cacheKeySuffix, cacheLookup, cacheStore, normalizeQuery } from "./cache";
-import { ApiError } from "./errors";
-import { type RateLimitPolicy, assertWithinLimit, checkRateLimit } from "./rate-limit";
+import type { Role } from "./db/schema";
 import type { AppConfig } from "./env";
+import { ApiError } from "./errors";
+import { assertWithinLimit, checkRateLimit, type RateLimitPolicy } from "./rate-limit";
 
 type AuthedEnv = AppEnv & { Variables: { auth: AuthContext } };
 
@@ -30,7 +30,10 @@ export const requireAuth = (...roles: Role[]) =>
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       c.var.services.logger.info("token rejected", { reason: err.message });
-      throw new ApiError("UNAUTHORIZED", { detail: "The access token is invalid or expired.", headers: { ...challenge, "WWW-Authenticate": `${challenge["WWW-Authenticate"]}, error="invalid_token"` } });
+      throw new ApiError("UNAUTHORIZED", {
+        detail: "The access token is invalid or expired.",
+        headers: { ...challenge, "WWW-Authenticate": `${challenge["WWW-Authenticate"]}, error="invalid_token"` },
+      });
     }
     c.set("auth", auth);
     if (roles.length > 0 && !roles.includes(auth.role)) {
@@ -43,7 +46,10 @@ export const requireAuth = (...roles: Role[]) =>
 export const apiPolicy = (config: AppConfig): RateLimitPolicy => ({ name: "api", limit: config.RATE_LIMIT_PER_MINUTE, windowSeconds: 60 });
 
 /** The identity a limit counts against: the user, else the client IP. */
-export function rateLimitIdentity(c: { var: { auth: AuthContext | undefined }; req: { header(name: string): string | undefined } }): string {
+export function rateLimitIdentity(c: {
+  var: { auth: AuthContext | undefined };
+  req: { header(name: string): string | undefined };
+}): string {
   if (c.var.auth) return `user:${c.var.auth.userId}`;
   return `ip:${c.req.header("CF-Connecting-IP") ?? "unknown"}`;
 }
@@ -70,7 +76,9 @@ export const cachedRead = (route: string, ttlSeconds: number) =>
   createMiddleware<AuthedEnv>(async (c, next) => {
     const { redis, config } = c.var.services;
     const auth = c.var.auth;
-    const suffix = await cacheKeySuffix(route, normalizeQuery(new URL(c.req.url).searchParams));
+    // The path is hashed with the query: routes with path parameters (`/orders/{srid}`) get a key per resource.
+    const url = new URL(c.req.url);
+    const suffix = await cacheKeySuffix(route, `${url.pathname}?${normalizeQuery(url.searchParams)}`);
     const [outcome, lookup] = await Promise.all([
       checkRateLimit(redis, apiPolicy(config), rateLimitIdentity(c)),
       cacheLookup(redis, auth.orgId, suffix),

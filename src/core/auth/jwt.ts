@@ -5,10 +5,10 @@
  * `org` (org id) and `role`. The org of every query comes from here, never from the request.
  * @see https://www.rfc-editor.org/rfc/rfc8725 (JWT best current practices)
  */
-import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
-import type { AppConfig } from "../env";
 import { roles } from "../db/schema";
+import type { AppConfig } from "../env";
 
 /** The verified identity a request acts as. */
 export const accessClaimsSchema = z.object({

@@ -36,9 +36,21 @@ export const login = new Hono<AppEnv>().post(
 
     if (needsRehash(user.passwordHash)) {
       const passwordHash = await hashPassword(password);
-      c.executionCtx.waitUntil(db.update(users).set({ passwordHash }).where(eq(users.id, user.id)).then(() => undefined));
+      c.executionCtx.waitUntil(
+        db
+          .update(users)
+          .set({ passwordHash })
+          .where(eq(users.id, user.id))
+          .then(() => undefined),
+      );
     }
     const { token, expiresIn } = await signAccessToken(config, { userId: user.id, orgId: membership.orgId, role: membership.role });
-    return c.json({ accessToken: token, tokenType: "Bearer", expiresIn, orgId: membership.orgId, role: membership.role } satisfies TokenResponse);
+    return c.json({
+      accessToken: token,
+      tokenType: "Bearer",
+      expiresIn,
+      orgId: membership.orgId,
+      role: membership.role,
+    } satisfies TokenResponse);
   },
 );

@@ -46,7 +46,5 @@ export const wbConnections = pgTable("wb_connections", {
     .references(() => orgs.id, { onDelete: "cascade" }),
   tokenCiphertext: text("token_ciphertext").notNull(),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp("updated_at", { withTimezone: true })
-    .notNull()
-    .default(sql`now()`),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
 });
