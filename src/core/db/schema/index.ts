@@ -1,4 +1,5 @@
 /** The Drizzle schema: source of every table and row type. drizzle-kit generates `migrations/` from it. */
+export * from "./credentials";
 export * from "./identity";
 export * from "./jobs";
 export * from "./marketplace";

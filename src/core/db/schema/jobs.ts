@@ -3,7 +3,7 @@
  * dead-letter table filled by QStash failure callbacks.
  */
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { orgs } from "./identity";
 
 /** Wildberries data sets synced separately, each with its own cursor. */
@@ -21,7 +21,7 @@ export const syncState = pgTable(
     cursor: text("cursor"),
     lastRunAt: timestamp("last_run_at", { withTimezone: true, mode: "string" }),
     lastSuccessAt: timestamp("last_success_at", { withTimezone: true, mode: "string" }),
-    /** Rows upserted by the last run and over all runs. */
+    /** Rows received past the cursor by the last run; rows stored for the org in this data set. */
     lastRunRows: integer("last_run_rows").notNull().default(0),
     totalRows: bigint("total_rows", { mode: "number" }).notNull().default(0),
     lastError: text("last_error"),
@@ -53,7 +53,12 @@ export const jobs = pgTable(
     startedAt: timestamp("started_at", { withTimezone: true, mode: "string" }),
     finishedAt: timestamp("finished_at", { withTimezone: true, mode: "string" }),
   },
-  (t) => [index("jobs_org_created_idx").on(t.orgId, t.createdAt), index("jobs_status_lease_idx").on(t.status, t.leaseUntil)],
+  (t) => [
+    index("jobs_org_created_idx").on(t.orgId, t.createdAt),
+    index("jobs_status_lease_idx").on(t.status, t.leaseUntil),
+    // At most one unfinished job per org and kind: two syncs of one org never interleave.
+    uniqueIndex("jobs_active_org_kind_uq").on(t.orgId, t.kind).where(sql`status in ('queued', 'running', 'failed')`),
+  ],
 );
 
 export const deadLetters = pgTable(

@@ -1,0 +1,288 @@
+/**
+ * Typed client of the Wildberries statistics API feeds the sync reads:
+ * `GET /api/v1/supplier/orders|sales|stocks?dateFrom=<WB time>&flag=0`.
+ *
+ * - Auth: `Authorization: <token>` (the raw token, no `Bearer`). The token is never logged and
+ *   never put into an error message.
+ * - With `flag=0` a feed answers rows with `lastChangeDate >= dateFrom`, sorted by
+ *   `lastChangeDate`, at most ~80,000 per request; the caller pages by passing the last row's
+ *   `lastChangeDate` back verbatim (see `src/jobs/wb-sync.ts`).
+ * - Rate limit: WB allows about one request per minute per feed; a 429 carries
+ *   `X-Ratelimit-Retry` (seconds).
+ * - Responses are checked with zod, loosely: the fields the sync stores must be there with the
+ *   right types; unknown fields are kept, optional text fields may be missing.
+ *
+ * Errors: 429 → {@link WbRateLimitError}; 401/403 → {@link WbAuthError}; 5xx, network failure or
+ * timeout → {@link WbUnavailableError}; any other status or a body of the wrong shape →
+ * {@link WbResponseError}. All extend {@link WbApiError}.
+ *
+ * @see https://dev.wildberries.ru/openapi/reports (orders, sales, stocks; `dateFrom`, `flag`)
+ * @see https://dev.wildberries.ru/openapi/api-information (429 and `X-Ratelimit-*` headers)
+ */
+import { z } from "zod";
+import type { WbDateTime, WbOrder, WbSale, WbStatisticsPath, WbStock } from "../../../dev/wildberries/types";
+import { isWbDateTime } from "./time";
+
+/** Base of every error of this client; `status` is the HTTP status, 0 when there was no answer. */
+export class WbApiError extends Error {
+  override readonly name: string = "WbApiError";
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** 429: WB's rate limit. Retry after `retryAfterSeconds` (`X-Ratelimit-Retry`, else `Retry-After`, else 60). */
+export class WbRateLimitError extends WbApiError {
+  override readonly name = "WbRateLimitError";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, 429);
+  }
+}
+
+/** 401/403: the token is missing, wrong, expired or lacks the statistics scope. */
+export class WbAuthError extends WbApiError {
+  override readonly name = "WbAuthError";
+}
+
+/** 5xx, a network failure or a timeout: WB is (temporarily) unavailable. */
+export class WbUnavailableError extends WbApiError {
+  override readonly name = "WbUnavailableError";
+}
+
+/** Any other status (400, 404…) or a 200 whose body is not the documented shape. */
+export class WbResponseError extends WbApiError {
+  override readonly name = "WbResponseError";
+}
+
+const wbTime = z.string().refine(isWbDateTime, "expected a WB time like 2026-11-20T14:03:11");
+/** Text fields WB sometimes omits or sends as null: read as "". */
+const text = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? "");
+const money = z.number().finite();
+
+const commonFields = {
+  lastChangeDate: wbTime,
+  supplierArticle: text,
+  nmId: z.number().int().positive(),
+  barcode: text,
+  techSize: text,
+  warehouseName: z.string(),
+  brand: text,
+  subject: text,
+  category: text,
+};
+
+/** An orders-feed row as validated: every {@link WbOrder} field the sync stores; `warehouseType` free text. */
+export type WbOrderRow = Pick<
+  WbOrder,
+  | "date"
+  | "lastChangeDate"
+  | "srid"
+  | "gNumber"
+  | "nmId"
+  | "barcode"
+  | "supplierArticle"
+  | "techSize"
+  | "warehouseName"
+  | "regionName"
+  | "brand"
+  | "subject"
+  | "category"
+  | "totalPrice"
+  | "discountPercent"
+  | "spp"
+  | "finishedPrice"
+  | "priceWithDisc"
+  | "isCancel"
+  | "cancelDate"
+> & { warehouseType?: string | undefined };
+
+/** A sales-feed row as validated (see {@link WbSale}). */
+export type WbSaleRow = Pick<
+  WbSale,
+  | "date"
+  | "lastChangeDate"
+  | "saleID"
+  | "srid"
+  | "nmId"
+  | "barcode"
+  | "supplierArticle"
+  | "techSize"
+  | "warehouseName"
+  | "brand"
+  | "subject"
+  | "category"
+  | "totalPrice"
+  | "priceWithDisc"
+  | "finishedPrice"
+  | "forPay"
+> & { warehouseType?: string | undefined };
+
+/** A stocks-feed row as validated (see {@link WbStock}; `Price`/`Discount` capitalized as WB sends them). */
+export type WbStockRow = Pick<
+  WbStock,
+  | "lastChangeDate"
+  | "warehouseName"
+  | "supplierArticle"
+  | "nmId"
+  | "barcode"
+  | "techSize"
+  | "brand"
+  | "subject"
+  | "category"
+  | "quantity"
+  | "inWayToClient"
+  | "inWayFromClient"
+  | "quantityFull"
+  | "Price"
+  | "Discount"
+>;
+
+const orderRow = z.looseObject({
+  ...commonFields,
+  date: wbTime,
+  srid: z.string().min(1),
+  gNumber: text,
+  regionName: text,
+  warehouseType: z.string().optional(),
+  totalPrice: money,
+  discountPercent: z.number(),
+  spp: z.number(),
+  finishedPrice: money,
+  priceWithDisc: money,
+  isCancel: z.boolean(),
+  cancelDate: z.string(),
+}) satisfies z.ZodType<WbOrderRow>;
+
+const saleRow = z.looseObject({
+  ...commonFields,
+  date: wbTime,
+  saleID: z.string().min(1),
+  srid: text,
+  warehouseType: z.string().optional(),
+  totalPrice: money,
+  priceWithDisc: money,
+  finishedPrice: money,
+  forPay: money,
+}) satisfies z.ZodType<WbSaleRow>;
+
+const count = z.number().int();
+const stockRow = z.looseObject({
+  ...commonFields,
+  quantity: count,
+  inWayToClient: count,
+  inWayFromClient: count,
+  quantityFull: count,
+  Price: money,
+  Discount: z.number(),
+}) satisfies z.ZodType<WbStockRow>;
+
+/** WB answers `[]` for "no rows"; some gateways have answered `null`, read as `[]`. */
+const feedOf = <T extends z.ZodType>(row: T) =>
+  z
+    .array(row)
+    .nullable()
+    .transform((rows) => rows ?? []);
+
+/** Options of {@link createWbStatisticsClient}. */
+export interface WbStatisticsClientOptions {
+  /** `WB_STATISTICS_API_URL`, e.g. `https://statistics-api.wildberries.ru`. */
+  baseUrl: string;
+  /** The seller's statistics API token (decrypted). */
+  token: string;
+  /** Per-request timeout in ms; default 60,000 (a full page is tens of MB). */
+  timeoutMs?: number;
+}
+
+/** The three feeds. Each call is one request; `dateFrom` is a WB time, sent verbatim. */
+export interface WbStatisticsClient {
+  /** Orders with `lastChangeDate >= dateFrom`, ascending. @throws WbApiError */
+  orders(dateFrom: WbDateTime): Promise<WbOrderRow[]>;
+  /** Sales (buyouts, returns, other operations) with `lastChangeDate >= dateFrom`, ascending. @throws WbApiError */
+  sales(dateFrom: WbDateTime): Promise<WbSaleRow[]>;
+  /** Stock rows changed at or after `dateFrom`; `2019-06-20` gives the full current stock. @throws WbApiError */
+  stocks(dateFrom: WbDateTime): Promise<WbStockRow[]>;
+}
+
+/** Creates the client for one seller token. */
+export function createWbStatisticsClient(options: WbStatisticsClientOptions): WbStatisticsClient {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+
+  async function get<T>(path: WbStatisticsPath, dateFrom: WbDateTime, schema: z.ZodType<T[]>): Promise<T[]> {
+    const url = new URL(path, options.baseUrl);
+    url.searchParams.set("dateFrom", dateFrom);
+    url.searchParams.set("flag", "0");
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: { Authorization: options.token, Accept: "application/json" },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const reason = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : "network error";
+      throw new WbUnavailableError(`GET ${path}: ${reason}`, 0, { cause: err });
+    }
+    if (!res.ok) throw await errorFor(path, res);
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch (err) {
+      throw new WbResponseError(`GET ${path}: the body is not JSON`, res.status, { cause: err });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue ? `${issue.path.join(".")}: ${issue.message}` : "unexpected shape";
+      throw new WbResponseError(`GET ${path}: unexpected response (${where})`, res.status);
+    }
+    return parsed.data;
+  }
+
+  return {
+    orders: (dateFrom) => get("/api/v1/supplier/orders", dateFrom, feedOf(orderRow)),
+    sales: (dateFrom) => get("/api/v1/supplier/sales", dateFrom, feedOf(saleRow)),
+    stocks: (dateFrom) => get("/api/v1/supplier/stocks", dateFrom, feedOf(stockRow)),
+  };
+}
+
+/** Seconds to wait after a 429: `X-Ratelimit-Retry`, else `Retry-After` (seconds or HTTP date), else 60. */
+export function retryAfterSeconds(headers: Headers, now = Date.now()): number {
+  const wb = Number(headers.get("X-Ratelimit-Retry"));
+  if (headers.get("X-Ratelimit-Retry") !== null && Number.isFinite(wb) && wb >= 0) return Math.ceil(wb);
+  const retryAfter = headers.get("Retry-After");
+  if (retryAfter !== null) {
+    const seconds = Number(retryAfter);
+    if (retryAfter.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+    const at = Date.parse(retryAfter);
+    if (!Number.isNaN(at)) return Math.max(0, Math.ceil((at - now) / 1000));
+  }
+  return 60;
+}
+
+/** WB's error body says what went wrong in `title`/`detail`; keep a short, token-free summary. */
+async function errorFor(path: string, res: Response): Promise<WbApiError> {
+  let summary = "";
+  try {
+    const body = (await res.json()) as { title?: unknown; detail?: unknown };
+    summary = [body.title, body.detail]
+      .filter((v) => typeof v === "string" && v !== "")
+      .join(": ")
+      .slice(0, 300);
+  } catch {
+    // Not JSON (a proxy's HTML page): the status says enough.
+  }
+  const message = `GET ${path}: ${res.status}${summary ? ` ${summary}` : ""}`;
+  if (res.status === 429) return new WbRateLimitError(message, retryAfterSeconds(res.headers));
+  if (res.status === 401 || res.status === 403) return new WbAuthError(message, res.status);
+  if (res.status >= 500) return new WbUnavailableError(message, res.status);
+  return new WbResponseError(message, res.status);
+}

@@ -1,0 +1,50 @@
+/**
+ * The 5-minute cron: re-publishes jobs nobody is working on.
+ *
+ * - `queued` past its publish deadline (`lease_until`, a minute after it was queued): the publish
+ *   failed or QStash lost the message;
+ * - `running` with an expired lease: the delivery died (isolate killed, timeout) and no QStash
+ *   retry has taken it over, or a continuation was never delivered.
+ * At most {@link REAP_LIMIT} per run, oldest deadline first; each gets deduplication id
+ * `{jobId}:reaper:{slot}`, so overlapping cron runs publish it once per 5-minute slot. A job that
+ * is delivered twice anyway is claimed once (see `ledger.ts`).
+ * Jobs left `failed` for {@link ABANDON_FAILED_AFTER_HOURS} hours (QStash's retries span about a
+ * day) never got their failure callback: they are marked `dead` so the org can sync again.
+ */
+import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
+import type { Services } from "../core/app";
+import { jobs } from "../core/db/schema";
+import { type JobKind, jobPaths, publishJobs } from "./ledger";
+
+/** Jobs re-published per reaper run at most. */
+export const REAP_LIMIT = 100;
+
+/** Hours after its last claim that a `failed` job is considered abandoned. */
+export const ABANDON_FAILED_AFTER_HOURS = 48;
+
+const isJobKind = (kind: string): kind is JobKind => kind in jobPaths;
+
+/** Re-publishes stalled jobs and buries abandoned ones. @returns the counts. */
+export async function reapJobs(services: Pick<Services, "db" | "queue" | "config" | "logger">, scheduledTime: number) {
+  const { db } = services;
+  const slot = new Date(Math.floor(scheduledTime / 300_000) * 300_000).toISOString().slice(0, 16);
+  const [stalled, abandoned] = await db.batch([
+    db
+      .select({ id: jobs.id, kind: jobs.kind })
+      .from(jobs)
+      .where(and(inArray(jobs.status, ["queued", "running"]), lt(sql`coalesce(${jobs.leaseUntil}, ${jobs.createdAt})`, sql`now()`)))
+      .orderBy(asc(jobs.leaseUntil))
+      .limit(REAP_LIMIT),
+    db
+      .update(jobs)
+      .set({ status: "dead", lastError: sql`coalesce(${jobs.lastError}, '') || ' (abandoned: no delivery after the last failure)'` })
+      .where(and(eq(jobs.status, "failed"), lt(jobs.leaseUntil, sql`now() - make_interval(hours => ${ABANDON_FAILED_AFTER_HOURS})`)))
+      .returning({ id: jobs.id }),
+  ]);
+  const publications = stalled.flatMap((j) =>
+    isJobKind(j.kind) ? [{ jobId: j.id, kind: j.kind, deduplicationId: `${j.id}:reaper:${slot}` }] : [],
+  );
+  const published = await publishJobs(services, publications);
+  services.logger.info("reaper", { stalled: stalled.length, published, abandoned: abandoned.length });
+  return { stalled: stalled.length, published, abandoned: abandoned.length };
+}

@@ -1,0 +1,177 @@
+/**
+ * Support of the sync and jobs tests: an independent reader of the WB double (plain `fetch`,
+ * its own paging), fault control, QStash signatures made with jose, and table fingerprints.
+ */
+import { Redis } from "@upstash/redis/cloudflare";
+import { eq, sql } from "drizzle-orm";
+import { SignJWT } from "jose";
+import { jobs, syncState } from "../../src/core/db/schema";
+import { createQueue } from "../../src/core/queue";
+import { FAILURE_CALLBACK_PATH, publishRequest } from "../../src/jobs/ledger";
+import { adapterUrl, config, db, testEnv } from "./helpers";
+
+/** Rows of a feed of the double, fetched with its own paging (inclusive boundary, dedupe by WB key). */
+export async function readWbFeed(token: string, feed: "orders" | "sales" | "stocks"): Promise<Map<string, Record<string, unknown>>> {
+  const key = (r: Record<string, unknown>) =>
+    feed === "orders" ? String(r.srid) : feed === "sales" ? String(r.saleID) : `${r.nmId}|${r.barcode}|${r.warehouseName}`;
+  const rows = new Map<string, Record<string, unknown>>();
+  let dateFrom = "2019-06-20T00:00:00";
+  for (let page = 0; page < 1000; page++) {
+    const res = await fetch(`${adapterUrl("wb")}/api/v1/supplier/${feed}?dateFrom=${encodeURIComponent(dateFrom)}&flag=0`, {
+      headers: { Authorization: token },
+    });
+    if (!res.ok) throw new Error(`WB double ${feed}: ${res.status} ${await res.text()}`);
+    const batch = (await res.json()) as Array<Record<string, unknown> & { lastChangeDate: string }>;
+    const fresh = page === 0 ? batch.length : batch.filter((r) => r.lastChangeDate > dateFrom).length;
+    for (const r of batch) rows.set(key(r), r);
+    const last = batch[batch.length - 1];
+    if (fresh === 0 || !last) return rows;
+    dateFrom = last.lastChangeDate;
+  }
+  throw new Error("WB double paging did not end");
+}
+
+/** Injects a fault into the WB double (`POST /__control/faults`). */
+export async function injectWbFault(fault: { path: string; status: 429 | 500; times: number; after?: number; retryAfterSeconds?: number }) {
+  const res = await fetch(`${adapterUrl("wb")}/__control/faults`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(fault),
+  });
+  if (!res.ok) throw new Error(`fault refused: ${res.status} ${await res.text()}`);
+}
+
+/** Clears every injected fault. */
+export async function clearWbFaults() {
+  await fetch(`${adapterUrl("wb")}/__control/faults`, { method: "DELETE" });
+}
+
+const base64url = (bytes: ArrayBuffer) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+
+/**
+ * Signs a QStash delivery of `body` to `url` the way QStash does: HS256 with the current signing
+ * key, claims `iss: "Upstash"`, `sub` = url, `body` = base64url(sha256(body)), `iat`/`nbf`/`exp`.
+ */
+export async function signQStash(
+  body: string,
+  url: string,
+  opts: { key?: string; issuedAt?: number; expiresIn?: number; bodyHash?: string } = {},
+): Promise<string> {
+  const now = opts.issuedAt ?? Math.floor(Date.now() / 1000);
+  const hash = opts.bodyHash ?? base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)));
+  return new SignJWT({ body: hash })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuer("Upstash")
+    .setSubject(url)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + (opts.expiresIn ?? 300))
+    .setJti(crypto.randomUUID())
+    .sign(new TextEncoder().encode(opts.key ?? testEnv.QSTASH_CURRENT_SIGNING_KEY));
+}
+
+/** The public URL QStash signs deliveries of `path` for. */
+export const publicJobUrl = (path: string) => new URL(path, testEnv.PUBLIC_JOBS_URL).toString();
+export const failureCallbackUrl = () => publicJobUrl(FAILURE_CALLBACK_PATH);
+
+/** Row counts and an order-independent checksum of everything a sync writes for `orgId`. */
+export async function orgFingerprint(orgId: string): Promise<Record<string, { rows: number; checksum: string }>> {
+  const tables = {
+    orders: sql`select srid as k, row(o.*)::text as v from orders o where org_id = ${orgId}`,
+    sales: sql`select sale_id as k, row(s.*)::text as v from sales s where org_id = ${orgId}`,
+    stocks: sql`select nm_id || '|' || barcode || '|' || warehouse_name as k, row(s.*)::text as v from stocks s where org_id = ${orgId}`,
+    daily_product_stats: sql`select day || '|' || nm_id as k, row(d.*)::text as v from daily_product_stats d where org_id = ${orgId}`,
+    products: sql`select nm_id::text as k, (nm_id, supplier_article, name, brand, subject, category)::text as v from products where org_id = ${orgId}`,
+    warehouses: sql`select name as k, row(w.*)::text as v from warehouses w where org_id = ${orgId}`,
+  };
+  const out: Record<string, { rows: number; checksum: string }> = {};
+  for (const [name, query] of Object.entries(tables)) {
+    const result = await db().execute<{ rows: string; checksum: string | null }>(
+      sql`select count(*)::text as rows, md5(coalesce(string_agg(t.v, '\n' order by t.k), '')) as checksum from (${query}) t`,
+    );
+    const row = result.rows[0];
+    out[name] = { rows: Number(row?.rows ?? 0), checksum: row?.checksum ?? "" };
+  }
+  return out;
+}
+
+/** Reads the org's cache version (`org:{id}:cache-version`) straight from Redis. */
+export async function cacheVersion(orgId: string): Promise<number> {
+  const redis = new Redis({ url: testEnv.UPSTASH_REDIS_REST_URL as string, token: testEnv.UPSTASH_REDIS_REST_TOKEN as string });
+  return Number((await redis.get<string | number>(`org:${orgId}:cache-version`)) ?? 0);
+}
+
+/** A QStash emulator event: a state change of a message, with its body decoded. */
+export interface QStashEvent {
+  messageId: string;
+  state: string;
+  responseStatus?: number;
+  body: string;
+}
+
+/** QStash events matching `filter` (`messageId`, `url`, `state`…), newest first, bodies decoded. */
+export async function qstashEvents(filter: Record<string, string>): Promise<QStashEvent[]> {
+  const query = new URLSearchParams({ count: "1000", ...filter });
+  const res = await fetch(`${adapterUrl("qstash")}/v2/events?${query}`, { headers: { Authorization: `Bearer ${testEnv.QSTASH_TOKEN}` } });
+  const body = (await res.json()) as { events: Array<Omit<QStashEvent, "body"> & { body?: string }> };
+  return body.events.map((e) => ({ ...e, body: e.body ? atob(e.body) : "" }));
+}
+
+/** Every QStash event of every message about job `jobId` (first delivery, retries, continuations). */
+export async function jobEvents(jobId: string): Promise<QStashEvent[]> {
+  return (await qstashEvents({ url: publicJobUrl("/jobs/wb-sync") })).filter((e) => e.body.includes(jobId));
+}
+
+/** Inserts a `wb-sync` job row for `orgId` (as `POST /api/v1/sync/wildberries` would), without publishing it. */
+export async function insertJob(
+  orgId: string,
+  opts: { payload?: Record<string, unknown>; status?: "queued" | "running" | "failed"; leaseSecondsFromNow?: number } = {},
+) {
+  const id = crypto.randomUUID();
+  await db()
+    .insert(jobs)
+    .values({
+      id,
+      orgId,
+      kind: "wb-sync",
+      dedupId: id,
+      status: opts.status ?? "queued",
+      payload: opts.payload ?? {},
+      leaseUntil: sql`now() + make_interval(secs => ${opts.leaseSecondsFromNow ?? 60})`,
+    });
+  return id;
+}
+
+/** Publishes job `jobId` to QStash like production does, optionally with fewer retries (to reach the DLQ fast). */
+export async function publishTestJob(jobId: string, opts: { retries?: number } = {}) {
+  const request = publishRequest(config(), { jobId, kind: "wb-sync", deduplicationId: `${jobId}:test:${crypto.randomUUID()}` });
+  return createQueue(config()).publishJSON({ ...request, ...(opts.retries === undefined ? {} : { retries: opts.retries }) });
+}
+
+/** The job row. */
+export async function getJob(jobId: string) {
+  const [job] = await db().select().from(jobs).where(eq(jobs.id, jobId));
+  if (!job) throw new Error(`no job ${jobId}`);
+  return job;
+}
+
+/** Polls until job `jobId` has `status` (or throws after `timeoutMs`). */
+export async function waitForJobStatus(jobId: string, status: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await getJob(jobId);
+    if (job.status === status) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} is ${job.status} (${job.lastError}), not ${status}, after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The org's sync state rows by data set. */
+export async function syncStates(orgId: string) {
+  const rows = await db().select().from(syncState).where(eq(syncState.orgId, orgId));
+  return Object.fromEntries(rows.map((r) => [r.dataset, r]));
+}
