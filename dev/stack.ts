@@ -45,6 +45,7 @@ export interface LocalStackSecrets {
   qstashNextSigningKey: string;
   jwtSecret: string;
   encryptionKey: string;
+  adminRegistrationToken: string;
 }
 
 /** Fresh random keys for a stack. */
@@ -56,6 +57,7 @@ export function generateStackSecrets(): LocalStackSecrets {
     qstashNextSigningKey: `sig_${secret(24)}`,
     jwtSecret: secret(48),
     encryptionKey: randomBytes(32).toString("base64"),
+    adminRegistrationToken: secret(32),
   };
 }
 
@@ -108,6 +110,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     ENCRYPTION_KEY: keys.encryptionKey,
     WB_STATISTICS_API_URL: wb.url,
     CORS_ORIGINS: "http://localhost:5173",
+    ADMIN_REGISTRATION_TOKEN: keys.adminRegistrationToken,
   };
   return {
     env,

@@ -17,6 +17,7 @@ import { createDatabase, type Database } from "./db/client";
 import { type AppConfig, type Env, parseEnv } from "./env";
 import { ApiError, toApiError, toProblem } from "./errors";
 import { createLogger, type Logger } from "./logger";
+import { publicRoute } from "./middleware";
 import { createQueue, type QueueClient } from "./queue";
 import { createRedis, type Redis } from "./redis";
 
@@ -45,6 +46,12 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A request id from the client is kept only if it looks like one (no log injection). */
 const requestIdPattern = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** The user or API key id a request acts as, for logs. */
+function subjectOf(auth: AuthContext | undefined): string | undefined {
+  if (!auth) return undefined;
+  return auth.kind === "user" ? `user:${auth.userId}` : `key:${auth.keyId}`;
+}
 
 /** Renders an error as RFC 9457 problem+json and reports unexpected ones. */
 export function problemResponse(c: Context<AppEnv>, err: unknown): Response {
@@ -89,7 +96,7 @@ export function createApp(name: string): Hono<AppEnv> {
       status: c.res.status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       orgId: c.get("auth")?.orgId,
-      userId: c.get("auth")?.userId,
+      subject: subjectOf(c.get("auth")),
     });
   });
   app.use(
@@ -121,8 +128,8 @@ export function createApp(name: string): Hono<AppEnv> {
     }),
   );
 
-  app.get("/health", (c) => c.json({ status: "ok", service: name, release: c.var.services.config.RELEASE }));
-  app.get("/ready", async (c) => {
+  app.get("/health", publicRoute(), (c) => c.json({ status: "ok", service: name, release: c.var.services.config.RELEASE }));
+  app.get("/ready", publicRoute(), async (c) => {
     const { db, redis } = c.var.services;
     const checks = await Promise.allSettled([db.execute("select 1"), redis.ping()]);
     const [postgres, cache] = checks.map((r) => (r.status === "fulfilled" ? "ok" : "down"));

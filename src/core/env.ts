@@ -53,8 +53,8 @@ export const envSchema = z.object({
     .pipe(z.array(jwtKey).min(1)),
   JWT_ISSUER: z.string().min(1).default("seller-edge"),
   JWT_AUDIENCE: z.string().min(1).default("seller-edge-api"),
-  /** Access token lifetime in seconds. */
-  JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  /** Access token lifetime in seconds; at most 15 minutes (revocation waits for expiry). */
+  JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(900).default(900),
   /** AES-256-GCM key (base64 of 32 bytes) that encrypts marketplace API tokens at rest. */
   ENCRYPTION_KEY: z.string().refine((s) => {
     try {
@@ -68,8 +68,15 @@ export const envSchema = z.object({
   CORS_ORIGINS: csv,
   /** Requests per minute per identity on the API groups. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  /** Writes (non-GET) per minute per identity. */
+  RATE_LIMIT_WRITE_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /** Requests per minute per IP on login. */
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  /** Failed logins of one account before it is locked, and the lock (and counting window) in seconds. */
+  LOGIN_LOCKOUT_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Shared secret of `POST /api/v1/auth/register` (compared in constant time); ≥ 32 chars. */
+  ADMIN_REGISTRATION_TOKEN: z.string().min(32),
   SENTRY_DSN: z.string().url().optional(),
   /** Git SHA or version string reported by `/health` and to Sentry. */
   RELEASE: z.string().default("dev"),

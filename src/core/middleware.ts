@@ -3,64 +3,146 @@
  * cached-read wrapper. Each route names what it needs next to its definition.
  */
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "./app";
+import type { AppEnv, Services } from "./app";
+import { isApiKey, verifyApiKey } from "./auth/api-keys";
 import { type AuthContext, TokenError, verifyAccessToken } from "./auth/jwt";
 import { cacheKeySuffix, cacheLookup, cacheStore, normalizeQuery } from "./cache";
-import type { Role } from "./db/schema";
+import type { ApiKeyScope, Role } from "./db/schema";
 import type { AppConfig } from "./env";
 import { ApiError } from "./errors";
-import { assertWithinLimit, checkRateLimit, type RateLimitPolicy } from "./rate-limit";
+import { assertWithinLimit, checkRateLimit, type RateLimitOutcome, type RateLimitPolicy } from "./rate-limit";
 
 type AuthedEnv = AppEnv & { Variables: { auth: AuthContext } };
 
 /**
- * Requires a valid access token (`Authorization: Bearer <jwt>`) and, when `roles` are
- * given, one of them. Sets `c.var.auth`. No I/O: the JWT is verified locally.
- * 401 for a missing or invalid token (with `WWW-Authenticate`), 403 for a role not allowed.
+ * What a route allows, declared next to its definition by its first middleware and
+ * readable from the router (`accessOf(handler)`), so a test can prove every route has one.
+ * - `token`: a user's access token with one of `roles`, or an API key with one of `scopes`;
+ * - `public`: no credential (health, login);
+ * - `qstash`: a QStash delivery, proven by `Upstash-Signature`;
+ * - `admin-token`: the operator's shared secret `ADMIN_REGISTRATION_TOKEN` (registration).
  */
-export const requireAuth = (...roles: Role[]) =>
-  createMiddleware<AuthedEnv>(async (c, next) => {
-    const header = c.req.header("Authorization") ?? "";
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
-    const challenge = { "WWW-Authenticate": 'Bearer realm="seller-edge"' };
-    if (!match?.[1]) throw new ApiError("UNAUTHORIZED", { detail: "A bearer access token is required.", headers: challenge });
-    let auth: AuthContext;
-    try {
-      auth = await verifyAccessToken(c.var.services.config, match[1]);
-    } catch (err) {
-      if (!(err instanceof TokenError)) throw err;
-      c.var.services.logger.info("token rejected", { reason: err.message });
-      throw new ApiError("UNAUTHORIZED", {
-        detail: "The access token is invalid or expired.",
-        headers: { ...challenge, "WWW-Authenticate": `${challenge["WWW-Authenticate"]}, error="invalid_token"` },
-      });
-    }
-    c.set("auth", auth);
-    if (roles.length > 0 && !roles.includes(auth.role)) {
-      throw new ApiError("FORBIDDEN", { detail: `This operation needs one of the roles: ${roles.join(", ")}.` });
-    }
-    await next();
-  });
+export type AccessPolicy =
+  | { kind: "token"; roles: readonly Role[]; scopes: readonly ApiKeyScope[] }
+  | { kind: "public" }
+  | { kind: "qstash" }
+  | { kind: "admin-token" };
 
-/** The API policy: `RATE_LIMIT_PER_MINUTE` per identity. */
+const ACCESS = Symbol.for("seller-edge.access");
+
+/** The access policy a middleware declares, if it is an access middleware. */
+export function accessOf(handler: unknown): AccessPolicy | undefined {
+  return (handler as { [ACCESS]?: AccessPolicy } | undefined)?.[ACCESS];
+}
+
+/** Tags `middleware` with `policy`. */
+export function declareAccess<T extends object>(policy: AccessPolicy, middleware: T): T {
+  Object.defineProperty(middleware, ACCESS, { value: policy });
+  return middleware;
+}
+
+const challenge = 'Bearer realm="seller-edge"';
+const unauthorized = (detail: string, invalid: boolean) =>
+  new ApiError("UNAUTHORIZED", { detail, headers: { "WWW-Authenticate": invalid ? `${challenge}, error="invalid_token"` : challenge } });
+
+/**
+ * Requires a credential allowed by `policy`: `Authorization: Bearer <access JWT>` whose role
+ * is in `roles`, or `Bearer se_live_…` (an API key, one Neon lookup) holding one of `scopes`.
+ * Sets `c.var.auth`. 401 for a missing or invalid credential (with `WWW-Authenticate`),
+ * 403 for a role or scope not allowed.
+ */
+export const access = (policy: { roles: readonly Role[]; scopes?: readonly ApiKeyScope[] }) => {
+  const scopes = policy.scopes ?? [];
+  return declareAccess(
+    { kind: "token", roles: policy.roles, scopes },
+    createMiddleware<AuthedEnv>(async (c, next) => {
+      const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(c.req.header("Authorization") ?? "");
+      const credential = match?.[1];
+      if (!credential) throw unauthorized("A bearer access token is required.", false);
+      const { config, db, logger } = c.var.services;
+      let auth: AuthContext;
+      if (isApiKey(credential)) {
+        const key = await verifyApiKey(db, credential, (p) => c.executionCtx.waitUntil(p));
+        if (!key) throw unauthorized("The API key is invalid or revoked.", true);
+        auth = { kind: "api-key", keyId: key.keyId, orgId: key.orgId, role: "service", scopes: key.scopes };
+      } else {
+        try {
+          auth = await verifyAccessToken(config, credential);
+        } catch (err) {
+          if (!(err instanceof TokenError)) throw err;
+          logger.info("token rejected", { reason: err.message });
+          throw unauthorized("The access token is invalid or expired.", true);
+        }
+      }
+      c.set("auth", auth);
+      const allowed = auth.kind === "api-key" ? auth.scopes.some((s) => scopes.includes(s)) : policy.roles.includes(auth.role);
+      if (!allowed) {
+        throw new ApiError("FORBIDDEN", {
+          detail:
+            auth.kind === "api-key"
+              ? `This operation needs an API key with one of the scopes: ${scopes.join(", ") || "(none: users only)"}.`
+              : `This operation needs one of the roles: ${policy.roles.join(", ")}.`,
+        });
+      }
+      await next();
+    }),
+  );
+};
+
+/** `access({ roles })`: users with one of `roles`; no API key scope. */
+export const requireAuth = (...roles: Role[]) => access({ roles });
+
+/** Declares a route public (no credential). */
+export const publicRoute = () =>
+  declareAccess(
+    { kind: "public" },
+    createMiddleware<AppEnv>(async (_c, next) => {
+      await next();
+    }),
+  );
+
+/** Read policy: `RATE_LIMIT_PER_MINUTE` per identity. */
 export const apiPolicy = (config: AppConfig): RateLimitPolicy => ({ name: "api", limit: config.RATE_LIMIT_PER_MINUTE, windowSeconds: 60 });
+/** Write policy: `RATE_LIMIT_WRITE_PER_MINUTE` per identity. */
+export const writePolicy = (config: AppConfig): RateLimitPolicy => ({ name: "write", limit: config.RATE_LIMIT_WRITE_PER_MINUTE, windowSeconds: 60 });
 
-/** The identity a limit counts against: the user, else the client IP. */
-export function rateLimitIdentity(c: {
-  var: { auth: AuthContext | undefined };
-  req: { header(name: string): string | undefined };
-}): string {
-  if (c.var.auth) return `user:${c.var.auth.userId}`;
+/** The identity a limit counts against: the user or API key, else the client IP. */
+export function rateLimitIdentity(c: { var: { auth: AuthContext | undefined }; req: { header(name: string): string | undefined } }): string {
+  const auth = c.var.auth;
+  if (auth?.kind === "user") return `user:${auth.userId}`;
+  if (auth?.kind === "api-key") return `key:${auth.keyId}`;
   return `ip:${c.req.header("CF-Connecting-IP") ?? "unknown"}`;
 }
 
-/** Rate limits the request under `policy` (default: the API policy). 429 + `Retry-After` over it. */
-export const rateLimit = (policy?: (config: AppConfig) => RateLimitPolicy) =>
+/**
+ * Applies a rate-limit outcome: sets the `RateLimit*` headers, throws 429 over the limit,
+ * and when Redis did not answer either lets the request through (reads; and everything in
+ * development, with a loud warning) or, in production with `failClosed`, answers
+ * 503 + `Retry-After` — an attacker must not gain unlimited logins or writes by an outage.
+ */
+function enforce(c: { header(name: string, value: string): void; var: { services: Services } }, outcome: RateLimitOutcome, failClosed: boolean): void {
+  for (const [k, v] of Object.entries(outcome.headers)) c.header(k, v);
+  if (outcome.degraded) {
+    const { config, logger } = c.var.services;
+    if (failClosed && config.ENVIRONMENT === "production") {
+      throw new ApiError("SERVICE_UNAVAILABLE", { detail: "Rate limiting is unavailable; retry shortly.", headers: { "Retry-After": "5" } });
+    }
+    logger.warn("RATE LIMIT BYPASSED: Redis did not answer; the request was not counted", { failClosed });
+  }
+  assertWithinLimit(outcome);
+}
+
+/**
+ * Rate limits the request under `policy` (default: reads → the API policy, other methods →
+ * the write policy). Writes (and auth, via `failClosed: true`) fail closed in production.
+ */
+export const rateLimit = (options: { policy?: (config: AppConfig) => RateLimitPolicy; failClosed?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const { redis, config } = c.var.services;
-    const outcome = await checkRateLimit(redis, (policy ?? apiPolicy)(config), rateLimitIdentity(c));
-    for (const [k, v] of Object.entries(outcome.headers)) c.header(k, v);
-    assertWithinLimit(outcome);
+    const isRead = c.req.method === "GET" || c.req.method === "HEAD";
+    const policy = (options.policy ?? (isRead ? apiPolicy : writePolicy))(config);
+    const outcome = await checkRateLimit(redis, policy, rateLimitIdentity(c));
+    enforce(c, outcome, options.failClosed ?? !isRead);
     await next();
   });
 
@@ -78,13 +160,15 @@ export const cachedRead = (route: string, ttlSeconds: number) =>
     const auth = c.var.auth;
     // The path is hashed with the query: routes with path parameters (`/orders/{srid}`) get a key per resource.
     const url = new URL(c.req.url);
-    const suffix = await cacheKeySuffix(route, `${url.pathname}?${normalizeQuery(url.searchParams)}`);
+    // The Moscow calendar day is part of the key: periods end "today", so an answer cached
+    // before midnight must not be served after it.
+    const moscowDay = new Date(Date.now() + 3 * 3600_000).toISOString().slice(0, 10);
+    const suffix = await cacheKeySuffix(route, `${moscowDay}:${url.pathname}?${normalizeQuery(url.searchParams)}`);
     const [outcome, lookup] = await Promise.all([
       checkRateLimit(redis, apiPolicy(config), rateLimitIdentity(c)),
       cacheLookup(redis, auth.orgId, suffix),
     ]);
-    for (const [k, v] of Object.entries(outcome.headers)) c.header(k, v);
-    assertWithinLimit(outcome);
+    enforce(c, outcome, false);
     if (lookup.hit && lookup.value !== undefined) {
       const newline = lookup.value.indexOf("\n");
       const ttl = lookup.ttlSeconds ?? ttlSeconds;
@@ -97,9 +181,10 @@ export const cachedRead = (route: string, ttlSeconds: number) =>
     }
     await next();
     c.res.headers.set("X-Cache", "MISS");
+    if (c.res.status !== 200) return; // errors are neither stored nor marked cacheable
     c.res.headers.set("X-Cache-TTL", String(ttlSeconds));
     c.res.headers.set("Cache-Control", `private, max-age=${ttlSeconds}`);
-    if (c.res.status === 200 && lookup.key) {
+    if (lookup.key) {
       const contentType = c.res.headers.get("Content-Type") ?? "application/json";
       const body = await c.res.clone().text();
       c.executionCtx.waitUntil(cacheStore(redis, lookup.key, `${contentType}\n${body}`, ttlSeconds));

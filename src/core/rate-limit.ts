@@ -45,7 +45,13 @@ export interface RateLimitOutcome {
  * current tick, so it can share an auto-pipelined request with other commands.
  */
 export async function checkRateLimit(redis: Redis, policy: RateLimitPolicy, identity: string): Promise<RateLimitOutcome> {
-  const res = await limiterFor(redis, policy).limit(identity);
+  let res: Awaited<ReturnType<Ratelimit["limit"]>>;
+  try {
+    res = await limiterFor(redis, policy).limit(identity);
+  } catch {
+    // Redis unreachable (connection refused, 5xx): the caller decides to fail open or closed.
+    return { success: true, degraded: true, headers: {} };
+  }
   const resetSeconds = Math.max(0, Math.ceil((res.reset - Date.now()) / 1000));
   const headers: Record<string, string> = {
     "RateLimit-Policy": `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`,

@@ -7,7 +7,7 @@
  */
 import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
-import { roles } from "../db/schema";
+import { type ApiKeyScope, roles } from "../db/schema";
 import type { AppConfig } from "../env";
 
 /** The verified identity a request acts as. */
@@ -16,9 +16,16 @@ export const accessClaimsSchema = z.object({
   org: z.string().uuid(),
   role: z.enum(roles),
 });
-export type AuthContext = { userId: string; orgId: string; role: z.infer<typeof accessClaimsSchema>["role"] };
+/** A signed-in user acting in one org with one role. */
+export type UserAuth = { kind: "user"; userId: string; orgId: string; role: z.infer<typeof accessClaimsSchema>["role"] };
+/** A machine client's API key: role `service` with the key's scopes. */
+export type ApiKeyAuth = { kind: "api-key"; keyId: string; orgId: string; role: "service"; scopes: ApiKeyScope[] };
+/** Who a request acts as; `orgId` scopes every query. */
+export type AuthContext = UserAuth | ApiKeyAuth;
 
 const ALG = "HS256";
+/** Allowed clock skew between the signing and the verifying Worker, in seconds. */
+const CLOCK_TOLERANCE_SECONDS = 5;
 const keyCache = new Map<string, Uint8Array>();
 const keyBytes = (secret: string) => {
   let k = keyCache.get(secret);
@@ -30,7 +37,7 @@ const keyBytes = (secret: string) => {
 };
 
 /** Signs an access token for `auth`; returns the token and its lifetime in seconds. */
-export async function signAccessToken(config: AppConfig, auth: AuthContext): Promise<{ token: string; expiresIn: number }> {
+export async function signAccessToken(config: AppConfig, auth: Omit<UserAuth, "kind">): Promise<{ token: string; expiresIn: number }> {
   const [signing] = config.JWT_KEYS;
   if (!signing) throw new Error("JWT_KEYS is empty");
   const token = await new SignJWT({ org: auth.orgId, role: auth.role, typ: "access" })
@@ -47,10 +54,12 @@ export async function signAccessToken(config: AppConfig, auth: AuthContext): Pro
 }
 
 /**
- * Verifies an access token.
+ * Verifies an access token: HS256 only (`alg` pinned, so `none` and RS/HS confusion fail),
+ * `kid` looked up in `JWT_KEYS` (any key of the set verifies), `iss`, `aud`, `exp`, `iat`,
+ * `sub` and `typ: "access"` required, and no older than `JWT_ACCESS_TTL_SECONDS`.
  * @throws TokenError for any failure (bad signature, unknown kid, wrong alg/iss/aud/typ, expired).
  */
-export async function verifyAccessToken(config: AppConfig, token: string): Promise<AuthContext> {
+export async function verifyAccessToken(config: AppConfig, token: string): Promise<UserAuth> {
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(
@@ -60,7 +69,15 @@ export async function verifyAccessToken(config: AppConfig, token: string): Promi
         if (!key) throw new TokenError("unknown kid");
         return keyBytes(key.secret);
       },
-      { algorithms: [ALG], issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, requiredClaims: ["exp", "iat", "sub", "typ"] },
+      {
+        algorithms: [ALG],
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        requiredClaims: ["iss", "aud", "exp", "iat", "sub", "typ"],
+        // A token is never honoured longer than the configured lifetime, whatever its `exp`.
+        maxTokenAge: config.JWT_ACCESS_TTL_SECONDS,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      },
     ));
   } catch (err) {
     if (err instanceof TokenError) throw err;
@@ -69,7 +86,7 @@ export async function verifyAccessToken(config: AppConfig, token: string): Promi
   if (payload.typ !== "access") throw new TokenError("not an access token");
   const claims = accessClaimsSchema.safeParse(payload);
   if (!claims.success) throw new TokenError("malformed claims");
-  return { userId: claims.data.sub, orgId: claims.data.org, role: claims.data.role };
+  return { kind: "user", userId: claims.data.sub, orgId: claims.data.org, role: claims.data.role };
 }
 
 /** A token that does not verify; the reason is for logs, never for the client. */

@@ -12,11 +12,14 @@ import { validator } from "hono/validator";
 import type { z } from "zod";
 import type { AppEnv } from "../../core/app";
 import { ApiError } from "../../core/errors";
+import { declareAccess } from "../../core/middleware";
 import { verifyQStashDelivery } from "../../core/queue";
 
 /** Answers 401 unless `Upstash-Signature` verifies for the raw body and the public URL of `path`. */
 export const requireQStashSignature = (path: string) =>
-  createMiddleware<AppEnv>(async (c, next) => {
+  declareAccess(
+    { kind: "qstash" },
+    createMiddleware<AppEnv>(async (c, next) => {
     const raw = await c.req.text();
     const valid = await verifyQStashDelivery(c.var.services.config, c.req.header("Upstash-Signature"), raw, path);
     if (!valid) {
@@ -24,7 +27,8 @@ export const requireQStashSignature = (path: string) =>
       throw new ApiError("UNAUTHORIZED", { detail: "Missing or invalid Upstash-Signature." });
     }
     await next();
-  });
+  }),
+  );
 
 /** Validates the (already verified) raw body as JSON against `schema`; typed output in `c.req.valid("json")`. */
 export const qstashJson = <T extends z.ZodType>(schema: T) =>
