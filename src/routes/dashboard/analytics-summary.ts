@@ -1,0 +1,57 @@
+/**
+ * `GET /api/v1/analytics/summary?period=` — four cards (orders, buyouts, cancellations,
+ * returns), each with count and amount of the period, the same for the previous period of the
+ * same length (the days just before), and the change in percent (null when the previous is 0).
+ * One Neon request: both periods' rollup sums in one `db.batch`.
+ * Errors: 400 (bad period or unknown parameter), 401, 403.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../../core/app";
+import { cacheTtl } from "../../core/cache";
+import { cachedRead } from "../../core/middleware";
+import { validate } from "../../core/validation";
+import { requireDashboardReader } from "./access";
+import { changePercent, toRoubles } from "./money";
+import { periodRange, previousRange } from "./period";
+import { noFigures, type RollupFigures, rangeFigures } from "./rollup";
+import { periodQuery, type SalesSummary } from "./schemas";
+
+/** A card of one event: its count and kopeck fields in the rollup figures. */
+const card = (current: RollupFigures, previous: RollupFigures, count: keyof RollupFigures, kopecks: keyof RollupFigures) => ({
+  count: current[count],
+  amount: toRoubles(current[kopecks]),
+  previousCount: previous[count],
+  previousAmount: toRoubles(previous[kopecks]),
+  changePercent: changePercent(current[count], previous[count]),
+  amountChangePercent: changePercent(current[kopecks], previous[kopecks]),
+});
+
+/** `GET /analytics/summary`, mounted under `/api/v1`. */
+export const analyticsSummary = new Hono<AppEnv>().get(
+  "/analytics/summary",
+  requireDashboardReader(),
+  cachedRead("analytics-summary", cacheTtl.analytics),
+  validate("query", periodQuery),
+  async (c) => {
+    const { period } = c.req.valid("query");
+    const { orgId } = c.var.auth;
+    const { db } = c.var.services;
+    const range = periodRange(period);
+    const before = previousRange(range);
+    const [[current = noFigures], [previous = noFigures]] = await db.batch([
+      rangeFigures(db, orgId, range),
+      rangeFigures(db, orgId, before),
+    ]);
+    return c.json({
+      period,
+      range,
+      previousRange: before,
+      cards: {
+        orders: card(current, previous, "orders", "ordersKopecks"),
+        buyouts: card(current, previous, "buyouts", "buyoutsKopecks"),
+        cancellations: card(current, previous, "cancellations", "cancellationsKopecks"),
+        returns: card(current, previous, "returns", "returnsKopecks"),
+      },
+    } satisfies SalesSummary);
+  },
+);

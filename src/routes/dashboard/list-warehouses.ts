@@ -1,0 +1,52 @@
+/**
+ * `GET /api/v1/warehouses` — the org's warehouses with `productCount` (distinct nmId with
+ * `quantity` > 0) and `totalQuantity` (Σ `quantity`), most products first, ties by name.
+ * Warehouses known from orders or sales but without stock rows (e.g. the seller's own FBS
+ * warehouse, absent from WB's stocks feed) are listed with zeros.
+ * One Neon request: one query (the org's `warehouses` rows full-joined with the stock sums).
+ * Errors: 400 (unknown parameter), 401, 403.
+ */
+import { asc, desc, eq, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import type { AppEnv } from "../../core/app";
+import { cacheTtl } from "../../core/cache";
+import { stocks, warehouses } from "../../core/db/schema";
+import { cachedRead } from "../../core/middleware";
+import { validate } from "../../core/validation";
+import { requireDashboardReader } from "./access";
+import { noQuery, type WarehouseList } from "./schemas";
+
+/** `GET /warehouses`, mounted under `/api/v1`. */
+export const listWarehouses = new Hono<AppEnv>().get(
+  "/warehouses",
+  requireDashboardReader(),
+  cachedRead("warehouses", cacheTtl.reference),
+  validate("query", noQuery),
+  async (c) => {
+    const { orgId } = c.var.auth;
+    const { db } = c.var.services;
+    const known = db
+      .select({ name: warehouses.name, type: warehouses.type })
+      .from(warehouses)
+      .where(eq(warehouses.orgId, orgId))
+      .as("known");
+    const stocked = db
+      .select({
+        name: sql<string>`${stocks.warehouseName}`.as("stocked_name"),
+        productCount: sql<number>`count(distinct ${stocks.nmId}) filter (where ${stocks.quantity} > 0)`.as("product_count"),
+        totalQuantity: sql<number>`sum(${stocks.quantity})`.as("total_quantity"),
+      })
+      .from(stocks)
+      .where(eq(stocks.orgId, orgId))
+      .groupBy(stocks.warehouseName)
+      .as("stocked");
+    const name = sql<string>`coalesce(${known.name}, ${stocked.name})`;
+    const productCount = sql<number>`coalesce(${stocked.productCount}, 0)`.mapWith(Number);
+    const items = await db
+      .select({ name, type: known.type, productCount, totalQuantity: sql<number>`coalesce(${stocked.totalQuantity}, 0)`.mapWith(Number) })
+      .from(known)
+      .fullJoin(stocked, eq(known.name, stocked.name))
+      .orderBy(desc(productCount), asc(name));
+    return c.json({ items } satisfies WarehouseList);
+  },
+);

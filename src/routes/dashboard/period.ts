@@ -1,0 +1,84 @@
+/**
+ * Moscow calendar days and the dashboard's reporting periods.
+ *
+ * Wildberries reports in Moscow time, UTC+3 all year (Russia has had no DST since 2014), so a
+ * Moscow day is plain arithmetic on the UTC instant. Days travel as `YYYY-MM-DD` strings, which
+ * sort and compare like the dates they name.
+ * @see https://dev.wildberries.ru/openapi/reports (timestamps are Moscow time without an offset)
+ */
+
+/** Periods a dashboard can ask for: the last N Moscow days, today included. */
+export const periods = ["7d", "30d", "60d", "90d", "180d"] as const;
+/** One of {@link periods}. */
+export type Period = (typeof periods)[number];
+
+/** The period used when a request names none. */
+export const defaultPeriod: Period = "30d";
+
+const DAY_MS = 86_400_000;
+const MOSCOW_OFFSET_MS = 3 * 3_600_000;
+
+/** An inclusive range of Moscow days, `from` ≤ `to`, both `YYYY-MM-DD`. */
+export interface DayRange {
+  from: string;
+  to: string;
+}
+
+/** The Moscow calendar day of `instantMs` (default: now), as `YYYY-MM-DD`. */
+export function moscowDay(instantMs: number = Date.now()): string {
+  return new Date(instantMs + MOSCOW_OFFSET_MS).toISOString().slice(0, 10);
+}
+
+/** `day` moved by `days` (negative: earlier). */
+export function addDays(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Number of days in `period` (`"7d"` → 7). */
+export function periodDays(period: Period): number {
+  return Number(period.slice(0, -1));
+}
+
+/**
+ * The days of `period` ending on `today`, inclusive: `7d` is today and the 6 days before.
+ * @param today a Moscow day (default: the current one).
+ */
+export function periodRange(period: Period, today: string = moscowDay()): DayRange {
+  return { from: addDays(today, 1 - periodDays(period)), to: today };
+}
+
+/** The range of the same length that ends the day before `range` starts. */
+export function previousRange(range: DayRange): DayRange {
+  const length = rangeLength(range);
+  return { from: addDays(range.from, -length), to: addDays(range.from, -1) };
+}
+
+/** Number of days in `range`, both ends included. */
+export function rangeLength(range: DayRange): number {
+  return Math.round((Date.parse(`${range.to}T00:00:00Z`) - Date.parse(`${range.from}T00:00:00Z`)) / DAY_MS) + 1;
+}
+
+/** Every day of `range` in order. */
+export function eachDay(range: DayRange): string[] {
+  return Array.from({ length: rangeLength(range) }, (_, i) => addDays(range.from, i));
+}
+
+/**
+ * The instant Moscow `day` begins, as an RFC 3339 timestamp with the +03:00 offset, for
+ * half-open `timestamptz` comparisons: `date >= dayStart(from) AND date < dayStart(to + 1)`.
+ */
+export function dayStart(day: string): string {
+  return `${day}T00:00:00+03:00`;
+}
+
+/**
+ * A Postgres `timestamptz` text (`2026-11-20 11:03:11+00`, `…11.5+03:00`) as Moscow time with
+ * its offset, second resolution: `2026-11-20T14:03:11+03:00`.
+ * @throws RangeError when the text is not a timestamp.
+ */
+export function toMoscowDateTime(timestamp: string): string {
+  const iso = timestamp.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00");
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new RangeError(`not a timestamp: ${timestamp}`);
+  return `${new Date(ms + MOSCOW_OFFSET_MS).toISOString().slice(0, 19)}+03:00`;
+}

@@ -1,0 +1,398 @@
+/**
+ * Dashboard happy paths on the full default data set (50,000 orders over 180 days, 150
+ * products, 8 warehouses), synced end to end once. Every figure is checked against SQL written
+ * here over the raw `orders`, `sales` and `stocks` tables — not the rollup the routes read.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { compareSizes } from "../../src/routes/dashboard/sizes";
+import {
+  dailyTotalsFromRaw,
+  eventFiguresFromRaw,
+  json,
+  kopecks,
+  moscowDay,
+  orderContextFromRaw,
+  periodOf,
+  recentOrdersFromRaw,
+  shiftDay,
+  someSrids,
+  stockRowsFromRaw,
+  type Totals,
+  topProductsFromRaw,
+  warehouseFiguresFromRaw,
+} from "./dashboard-support";
+import { addMember, api, createTenant, registerWbToken, syncTenant, type Tenant } from "./helpers";
+
+let tenant: Tenant;
+
+beforeAll(async () => {
+  tenant = await createTenant({ wbToken: await registerWbToken() });
+  const started = Date.now();
+  await syncTenant(tenant, 290_000);
+  console.log(`[dashboard] full data set synced in ${Date.now() - started} ms`);
+}, 300_000);
+
+/** A fresh analyst of the tenant: each test group stays well inside the per-user rate limit. */
+const analyst = () => addMember(tenant.orgId, "analyst");
+
+/** Money compared in kopecks, so float noise never decides a test. */
+const money = (t: Totals) => ({
+  ...t,
+  ordersAmount: kopecks(t.ordersAmount),
+  buyoutsAmount: kopecks(t.buyoutsAmount),
+  payout: kopecks(t.payout),
+});
+
+type TopProduct = { nmId: number; name: string | null; supplierArticle: string | null; orders: number; ordersAmount: number };
+const topInKopecks = (top: TopProduct[]) => top.map((p) => ({ ...p, ordersAmount: kopecks(p.ordersAmount) }));
+
+describe("GET /api/v1/analytics/sales", () => {
+  it.each([
+    ["7d", 7],
+    ["30d", 30],
+    ["180d", 180],
+  ] as const)("matches the raw tables for %s: totals, every day, top 10", async (period, days) => {
+    const token = await analyst();
+    const body = await json<{
+      period: string;
+      range: { from: string; to: string };
+      totals: Totals;
+      series: Array<Totals & { day: string }>;
+      topProducts: TopProduct[];
+    }>(await api(`/api/v1/analytics/sales?period=${period}`, { token }));
+    const { from, to } = periodOf(days);
+    expect(body.period).toBe(period);
+    expect(body.range).toEqual({ from, to });
+    const raw = await dailyTotalsFromRaw(tenant.orgId, from, to);
+    expect(body.series.map((s) => s.day)).toEqual([...raw.keys()]);
+    for (const { day, ...figures } of body.series) expect(money(figures), day).toEqual(money(raw.get(day) as Totals));
+    const sum = [...raw.values()].reduce(
+      (a, b) => ({
+        orders: a.orders + b.orders,
+        ordersAmount: a.ordersAmount + kopecks(b.ordersAmount),
+        cancellations: a.cancellations + b.cancellations,
+        buyouts: a.buyouts + b.buyouts,
+        buyoutsAmount: a.buyoutsAmount + kopecks(b.buyoutsAmount),
+        returns: a.returns + b.returns,
+        payout: a.payout + kopecks(b.payout),
+      }),
+      { orders: 0, ordersAmount: 0, cancellations: 0, buyouts: 0, buyoutsAmount: 0, returns: 0, payout: 0 },
+    );
+    expect(money(body.totals)).toEqual(sum);
+    expect(body.totals.orders).toBeGreaterThan(0);
+    expect(body.totals.returns).toBeGreaterThan(0);
+    expect(topInKopecks(body.topProducts)).toEqual(topInKopecks(await topProductsFromRaw(tenant.orgId, from, to)));
+    expect(body.topProducts).toHaveLength(10);
+  });
+});
+
+describe("GET /api/v1/analytics/summary", () => {
+  it.each([
+    ["7d", 7],
+    ["90d", 90],
+  ] as const)("compares %s with the previous period of the same length", async (period, days) => {
+    const token = await analyst();
+    const body = await json<{
+      range: { from: string; to: string };
+      previousRange: { from: string; to: string };
+      cards: Record<
+        string,
+        {
+          count: number;
+          amount: number;
+          previousCount: number;
+          previousAmount: number;
+          changePercent: number | null;
+          amountChangePercent: number | null;
+        }
+      >;
+    }>(await api(`/api/v1/analytics/summary?period=${period}`, { token }));
+    const current = periodOf(days);
+    const previous = { from: shiftDay(current.from, -days), to: shiftDay(current.from, -1) };
+    expect(body.range).toEqual(current);
+    expect(body.previousRange).toEqual(previous);
+    const [now, before] = await Promise.all([
+      eventFiguresFromRaw(tenant.orgId, current.from, current.to),
+      eventFiguresFromRaw(tenant.orgId, previous.from, previous.to),
+    ]);
+    const percent = (a: number, b: number) => (b === 0 ? null : Math.round(((a - b) / b) * 1000) / 10);
+    for (const event of ["orders", "buyouts", "cancellations", "returns"] as const) {
+      const card = body.cards[event];
+      expect(card, event).toBeDefined();
+      expect({ ...card, amount: kopecks(card?.amount ?? 0), previousAmount: kopecks(card?.previousAmount ?? 0) }, event).toEqual({
+        count: now[event].count,
+        amount: kopecks(now[event].amount),
+        previousCount: before[event].count,
+        previousAmount: kopecks(before[event].amount),
+        changePercent: percent(now[event].count, before[event].count),
+        amountChangePercent: percent(kopecks(now[event].amount), kopecks(before[event].amount)),
+      });
+    }
+    expect(body.cards.orders?.count).toBeGreaterThan(0);
+  });
+});
+
+describe("GET /api/v1/analytics/daily-trends", () => {
+  it("gives per-day event counts, the top products and the chart, also as SVG", async () => {
+    const token = await analyst();
+    const body = await json<{
+      days: Array<{ day: string; orders: number; buyouts: number; cancellations: number; returns: number }>;
+      topProducts: TopProduct[];
+      chart: string;
+    }>(await api("/api/v1/analytics/daily-trends?period=30d", { token }));
+    const { from, to } = periodOf(30);
+    const raw = await dailyTotalsFromRaw(tenant.orgId, from, to);
+    expect(body.days).toEqual(
+      [...raw.entries()].map(([day, t]) => ({
+        day,
+        orders: t.orders,
+        buyouts: t.buyouts,
+        cancellations: t.cancellations,
+        returns: t.returns,
+      })),
+    );
+    expect(topInKopecks(body.topProducts)).toEqual(topInKopecks(await topProductsFromRaw(tenant.orgId, from, to)));
+
+    const svgRes = await api("/api/v1/analytics/daily-trends?period=30d&format=svg", { token });
+    expect(svgRes.status).toBe(200);
+    expect(svgRes.headers.get("Content-Type")).toBe("image/svg+xml");
+    const svg = await svgRes.text();
+    const prefix = "data:image/svg+xml;base64,";
+    expect(body.chart.startsWith(prefix)).toBe(true);
+    const decoded = new TextDecoder().decode(Uint8Array.from(atob(body.chart.slice(prefix.length)), (c) => c.charCodeAt(0)));
+    expect(decoded).toBe(svg);
+    expect(svg).toMatch(/viewBox="0 0 \d+ \d+"/);
+    expect(svg).toContain("<title>");
+    const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((m) => (m[1] ?? "").split(" "));
+    expect(lines).toHaveLength(4);
+    for (const points of lines) expect(points).toHaveLength(30);
+    expect(svg).not.toMatch(/<script|\son[a-z]+=|style=|href/i);
+  });
+});
+
+type StockItem = {
+  nmId: number;
+  name: string | null;
+  supplierArticle: string;
+  barcode: string;
+  techSize: string;
+  warehouseName: string;
+  quantity: number;
+  price: number;
+};
+type StocksPage = { items: StockItem[]; total: number; limit: number; offset: number; filters: { warehouses: string[]; sizes: string[] } };
+
+describe("GET /api/v1/stocks", () => {
+  it("pages through every stock row once, product by product in size order", async () => {
+    const token = await analyst();
+    const raw = await stockRowsFromRaw(tenant.orgId);
+    const seen: StockItem[] = [];
+    for (let offset = 0; ; offset += 100) {
+      const page = await json<StocksPage>(await api(`/api/v1/stocks?limit=100&offset=${offset}`, { token }));
+      expect(page.total).toBe(raw.length);
+      seen.push(...page.items);
+      if (page.items.length < 100) break;
+    }
+    const key = (r: { nmId: number; barcode: string; warehouseName: string }) => `${r.nmId}|${r.barcode}|${r.warehouseName}`;
+    expect(seen.map(key).sort()).toEqual(raw.map(key).sort());
+    const byKey = new Map(raw.map((r) => [key(r), r]));
+    for (const item of seen) {
+      const r = byKey.get(key(item));
+      expect({ quantity: item.quantity, techSize: item.techSize, price: item.price, supplierArticle: item.supplierArticle }).toEqual({
+        quantity: r?.quantity,
+        techSize: r?.techSize,
+        price: r?.price,
+        supplierArticle: r?.supplierArticle,
+      });
+      expect(item.name).toEqual(expect.any(String));
+    }
+    // Rows of a product are contiguous, and within it sizes come in logical order.
+    const finished = new Set<number>();
+    for (let i = 1; i < seen.length; i++) {
+      const [prev, cur] = [seen[i - 1] as StockItem, seen[i] as StockItem];
+      if (prev.nmId !== cur.nmId) {
+        finished.add(prev.nmId);
+        expect(finished.has(cur.nmId), `nmId ${cur.nmId} split`).toBe(false);
+      } else {
+        expect(compareSizes(prev.techSize, cur.techSize), `${prev.techSize} before ${cur.techSize}`).toBeLessThanOrEqual(0);
+      }
+    }
+  });
+
+  it("filters by several warehouses and sizes, and lists the org's filter values", async () => {
+    const token = await analyst();
+    const raw = await stockRowsFromRaw(tenant.orgId);
+    const warehouses = [...new Set(raw.map((r) => r.warehouseName))].sort();
+    const sizes = [...new Set(raw.map((r) => r.techSize))];
+    const pickedWarehouses = warehouses.slice(0, 2);
+    const pickedSizes = ["M", "42", "0"].filter((s) => sizes.includes(s));
+    expect(pickedSizes.length).toBeGreaterThan(1);
+    const query = new URLSearchParams([
+      ...pickedWarehouses.map((w) => ["warehouses", w]),
+      ...pickedSizes.map((s) => ["sizes", s]),
+      ["limit", "100"],
+    ]);
+    const page = await json<StocksPage>(await api(`/api/v1/stocks?${query}`, { token }));
+    const expected = raw.filter((r) => pickedWarehouses.includes(r.warehouseName) && pickedSizes.includes(r.techSize));
+    expect(page.total).toBe(expected.length);
+    expect(page.items.length).toBe(Math.min(100, expected.length));
+    for (const item of page.items) {
+      expect(pickedWarehouses).toContain(item.warehouseName);
+      expect(pickedSizes).toContain(item.techSize);
+    }
+    expect(new Set(page.filters.warehouses)).toEqual(new Set(warehouses));
+    expect(page.filters.sizes).toEqual([...sizes].sort(compareSizes));
+  });
+
+  it("searches the product name, the supplier article (any case) and the nmId", async () => {
+    const token = await analyst();
+    const raw = await stockRowsFromRaw(tenant.orgId);
+    const sample = raw[0] as (typeof raw)[number];
+    const article = sample.supplierArticle.slice(0, 7).toLowerCase();
+    const byArticle = await json<StocksPage>(await api(`/api/v1/stocks?q=${encodeURIComponent(article)}&limit=100`, { token }));
+    const expectedArticle = raw.filter((r) => r.supplierArticle.toLowerCase().includes(article));
+    expect(byArticle.total).toBe(expectedArticle.length);
+
+    const nmPrefix = String(sample.nmId).slice(0, 6);
+    const byNmId = await json<StocksPage>(await api(`/api/v1/stocks?q=${nmPrefix}&limit=100`, { token }));
+    expect(byNmId.total).toBeGreaterThanOrEqual(raw.filter((r) => String(r.nmId).startsWith(nmPrefix)).length);
+    expect(byNmId.items.some((r) => r.nmId === sample.nmId)).toBe(true);
+
+    const first = await json<StocksPage>(await api("/api/v1/stocks?limit=1", { token }));
+    const name = first.items[0]?.name ?? "";
+    const word = name.split(" ")[0] ?? "";
+    const byName = await json<StocksPage>(await api(`/api/v1/stocks?q=${encodeURIComponent(word)}&limit=100`, { token }));
+    expect(byName.total).toBeGreaterThan(0);
+    expect(byName.items.every((r) => (r.name ?? "").includes(word) || r.supplierArticle.includes(word))).toBe(true);
+
+    const wildcard = await json<StocksPage>(await api(`/api/v1/stocks?q=${encodeURIComponent("%")}`, { token }));
+    expect(wildcard.total).toBe(0);
+  });
+});
+
+describe("GET /api/v1/warehouses and /api/v1/sizes", () => {
+  it("gives each warehouse's product count and quantity, most products first", async () => {
+    const token = await analyst();
+    const { items } = await json<{ items: Array<{ name: string; type: string | null; productCount: number; totalQuantity: number }> }>(
+      await api("/api/v1/warehouses", { token }),
+    );
+    const raw = await warehouseFiguresFromRaw(tenant.orgId);
+    for (const w of items)
+      expect({ productCount: w.productCount, totalQuantity: w.totalQuantity }, w.name).toEqual(
+        raw.get(w.name) ?? { productCount: 0, totalQuantity: 0 },
+      );
+    expect(items.map((w) => w.name)).toEqual(expect.arrayContaining([...raw.keys()]));
+    for (let i = 1; i < items.length; i++) expect((items[i - 1]?.productCount ?? 0) >= (items[i]?.productCount ?? 0)).toBe(true);
+    expect(items.some((w) => w.type === "Склад WB")).toBe(true);
+  });
+
+  it("gives the distinct sizes in logical order", async () => {
+    const token = await analyst();
+    const { items } = await json<{ items: string[] }>(await api("/api/v1/sizes", { token }));
+    const raw = [...new Set((await stockRowsFromRaw(tenant.orgId)).map((r) => r.techSize))];
+    expect(new Set(items)).toEqual(new Set(raw));
+    expect(items).toHaveLength(raw.length);
+    expect(items[0]).toBe("0");
+    const at = (s: string) => items.indexOf(s);
+    for (const [a, b] of [
+      ["XS", "S"],
+      ["S", "M"],
+      ["M", "XL"],
+      ["XXL", "3XL"],
+      ["3XL", "36"],
+      ["36", "36-37"],
+      ["42", "42-43"],
+      ["42-43", "44"],
+    ] as const) {
+      if (at(a) >= 0 && at(b) >= 0) expect(at(a), `${a} before ${b}`).toBeLessThan(at(b));
+    }
+  });
+});
+
+type OrderView = {
+  srid: string;
+  date: string;
+  nmId: number;
+  techSize: string;
+  priceWithDisc: number;
+  isCancel: boolean;
+  cancelDate: string | null;
+};
+
+describe("GET /api/v1/orders/recent", () => {
+  it.each([
+    ["all", null],
+    ["active", false],
+    ["canceled", true],
+  ] as const)("lists %s orders newest first with today's and yesterday's figures", async (status, isCancel) => {
+    const token = await analyst();
+    const first = await json<{
+      status: string;
+      items: OrderView[];
+      total: number;
+      today: { day: string; count: number; amount: number };
+      yesterday: { day: string; count: number; amount: number };
+    }>(await api(`/api/v1/orders/recent?status=${status}`, { token }));
+    const raw = await recentOrdersFromRaw(tenant.orgId, isCancel, 20, 0);
+    expect(first.status).toBe(status);
+    expect(first.items.map((o) => o.srid)).toEqual(raw.srids);
+    expect(first.total).toBe(raw.total);
+    expect(first.items.every((o) => isCancel === null || o.isCancel === isCancel)).toBe(true);
+    const today = moscowDay();
+    const yesterday = shiftDay(today, -1);
+    for (const [figure, day] of [
+      [first.today, today],
+      [first.yesterday, yesterday],
+    ] as const) {
+      const expected = raw.byDay.get(day) ?? { count: 0, amount: 0 };
+      expect({ day: figure.day, count: figure.count, amount: kopecks(figure.amount) }).toEqual({
+        day,
+        count: expected.count,
+        amount: kopecks(expected.amount),
+      });
+    }
+    const later = await json<{ items: OrderView[] }>(await api(`/api/v1/orders/recent?status=${status}&limit=50&offset=20`, { token }));
+    expect(later.items.map((o) => o.srid)).toEqual((await recentOrdersFromRaw(tenant.orgId, isCancel, 50, 20)).srids);
+  });
+
+  it("shows order times in Moscow time", async () => {
+    const token = await analyst();
+    const { items } = await json<{ items: OrderView[] }>(await api("/api/v1/orders/recent?limit=5", { token }));
+    for (const o of items) expect(o.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00$/);
+    expect(items[0]?.date.slice(0, 10) ?? "").toBe(moscowDay(Date.parse(items[0]?.date ?? "")));
+  });
+});
+
+describe("GET /api/v1/orders/{srid}", () => {
+  it("gives the order, its product's stock by size and its last 30 days", async () => {
+    const token = await analyst();
+    for (const srid of await someSrids(tenant.orgId, 3)) {
+      const body = await json<{
+        order: OrderView;
+        product: { nmId: number; name: string } | null;
+        stockBySize: Array<{ techSize: string; quantity: number }>;
+        last30Days: {
+          range: { from: string; to: string };
+          orders: { count: number; amount: number };
+          buyouts: { count: number; amount: number };
+        };
+      }>(await api(`/api/v1/orders/${srid}`, { token }));
+      const raw = await orderContextFromRaw(tenant.orgId, srid);
+      expect(body.order.srid).toBe(srid);
+      expect(body.order.nmId).toBe(raw.nmId);
+      expect(body.product?.nmId).toBe(raw.nmId);
+      expect(new Map(body.stockBySize.map((s) => [s.techSize, s.quantity]))).toEqual(raw.stock);
+      expect(body.stockBySize.map((s) => s.techSize)).toEqual([...raw.stock.keys()].sort(compareSizes));
+      expect(body.last30Days.range).toEqual(periodOf(30));
+      expect({ count: body.last30Days.orders.count, amount: kopecks(body.last30Days.orders.amount) }).toEqual({
+        count: raw.orders.count,
+        amount: kopecks(raw.orders.amount),
+      });
+      expect({ count: body.last30Days.buyouts.count, amount: kopecks(body.last30Days.buyouts.amount) }).toEqual({
+        count: raw.buyouts.count,
+        amount: kopecks(raw.buyouts.amount),
+      });
+      expect(body.last30Days.orders.count).toBeGreaterThan(0);
+    }
+  });
+});
