@@ -65,7 +65,8 @@ export default async function setup(project: TestProject) {
     ip: "127.0.0.1",
     vars: stack.env,
     logLevel: "warn",
-    experimental: { disableExperimentalWarning: true, testScheduled: true },
+    // No file watching: a rebuild mid-run would cut in-flight QStash deliveries.
+    experimental: { disableExperimentalWarning: true, testScheduled: true, watch: false },
   });
   const env = { ...stack.env, ENVIRONMENT: "test", WORKER_URL: `http://127.0.0.1:${workerPort}` };
   project.provide("stackEnv", env);
