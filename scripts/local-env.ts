@@ -88,10 +88,12 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     opts.wildberries?.token ?? DEMO_WB_TOKEN,
   );
   const varsFile = `${varsDir}/dev.vars`;
+  // dotenv format: single quotes keep a value literal (JWT_KEYS is JSON full of double quotes).
+  if (Object.values(env).some((v) => v.includes("'"))) throw new Error("a Worker var contains a single quote");
   writeFileSync(
     varsFile,
     Object.entries(env)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .map(([k, v]) => `${k}='${v}'`)
       .join("\n"),
     { mode: 0o600 },
   );
