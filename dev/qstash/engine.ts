@@ -291,7 +291,8 @@ export class QStashEngine {
     delete message.nextDeliveryTime;
     this.#event(message, "ACTIVE");
     const outcome = await this.#deliver(message);
-    if (this.#closed || message.state === "CANCELED") return;
+    // The state may have changed to CANCELED while the delivery was in flight.
+    if (this.#closed || (message.state as MessageState) === "CANCELED") return;
 
     if ("response" in outcome) message.lastResponse = outcome.response;
     const ok = "response" in outcome && outcome.response.status >= 200 && outcome.response.status < 300;

@@ -418,11 +418,8 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     if (path === "/api/v1/supplier/stocks") {
       rows = page(data.stocks, dateFrom.ms, rowLimit);
     } else {
-      const source: Feed<WbOrder> | Feed<WbSale> = path === "/api/v1/supplier/orders" ? data.orders : data.sales;
-      rows =
-        flagText === "1"
-          ? (source.rows as ReadonlyArray<WbOrder | WbSale>).filter((row) => row.date.startsWith(dateFrom.day))
-          : page(source, dateFrom.ms, rowLimit);
+      const source = (path === "/api/v1/supplier/orders" ? data.orders : data.sales) as Feed<WbOrder | WbSale>;
+      rows = flagText === "1" ? source.rows.filter((row) => row.date.startsWith(dateFrom.day)) : page(source, dateFrom.ms, rowLimit);
     }
     send(res, 200, JSON.stringify(rows), limitHeaders);
   };

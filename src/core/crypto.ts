@@ -24,7 +24,7 @@ export function toBase64Url(bytes: Uint8Array): string {
 }
 
 /** Decodes base64url (padding optional). */
-export function fromBase64Url(text: string): Uint8Array {
+export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
   const b64 = text.replaceAll("-", "+").replaceAll("_", "/");
   return Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
 }

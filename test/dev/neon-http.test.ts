@@ -151,7 +151,7 @@ for (const variant of variants) {
         VALUES (${42}, ${"9007199254740993"}, ${"1234.50"}, ${true}, ${at}, ${"2024-02-29"},
                 ${JSON.stringify(doc)}, ${tags}, ${null})`;
 
-      const [row] = await sql`SELECT * FROM type_probe`;
+      const [row] = (await sql`SELECT * FROM type_probe`) as Record<string, unknown>[];
       expect(row).toEqual({
         i: 42,
         b: "9007199254740993",
@@ -300,8 +300,8 @@ for (const variant of variants) {
     it("does not leave a session inside a transaction after a lone BEGIN", async () => {
       await sql`BEGIN`;
       // Two autocommit statements get two transaction ids; inside a dangling block they share one.
-      const [first] = await sql`SELECT txid_current()::text AS id`;
-      const [second] = await sql`SELECT txid_current()::text AS id`;
+      const [first] = (await sql`SELECT txid_current()::text AS id`) as Record<string, unknown>[];
+      const [second] = (await sql`SELECT txid_current()::text AS id`) as Record<string, unknown>[];
       expect(BigInt(String(second?.id))).toBeGreaterThan(BigInt(String(first?.id)));
     });
 

@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
-import { Redis } from "@upstash/redis";
+import { Redis, type RedisConfigNodejs } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisRestHandle, startRedisRest, stripUpstashScriptFlags } from "../../dev/redis-rest";
 
@@ -19,7 +19,7 @@ afterAll(async () => {
   await rest?.close();
 });
 
-const client = (extra: Partial<ConstructorParameters<typeof Redis>[0]> = {}) =>
+const client = (extra: Partial<RedisConfigNodejs> = {}) =>
   new Redis({ url: rest.url, token: TOKEN, enableTelemetry: false, ...extra });
 
 /** A unique key prefix per test, so tests do not see each other's data. */

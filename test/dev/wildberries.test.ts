@@ -164,7 +164,7 @@ describe("generateWbDataset", () => {
 
   it("has no event after the anchor, and a later anchor of the same day shows a superset", () => {
     const latest = (rows: ReadonlyArray<Partial<WbOrder & WbSale & WbStock>>) =>
-      rows.reduce((max, r) => [r.date, r.lastChangeDate, r.cancelDate].reduce((m, t) => (t && t > m ? t : m), max), "");
+      rows.reduce<string>((max, r) => [r.date, r.lastChangeDate, r.cancelDate].reduce<string>((m, t) => (t && t > m ? t : m), max), "");
     expect(latest([...full.orders, ...full.sales, ...full.stocks])).toBe("2026-11-20T23:59:59");
 
     const noon = generateWbDataset({ anchor: NOON });
