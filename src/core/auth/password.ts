@@ -1,6 +1,8 @@
 /**
- * Password hashing with PBKDF2-HMAC-SHA256 through WebCrypto, at workerd's cap of
- * 100,000 iterations (workerd refuses more). Each hash records its algorithm and
+ * Password hashing with PBKDF2-HMAC-SHA256 through WebCrypto, at the Workers runtime's cap
+ * of 100,000 iterations (Cloudflare's runtime refuses more with `NotSupportedError`; the
+ * open-source workerd used locally has no cap, so local runs cannot show it — see
+ * https://github.com/cloudflare/workerd/issues/1346). Each hash records its algorithm and
  * parameters — `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>` — so the cost can
  * be raised later; `needsRehash` tells a login to re-hash an outdated one.
  * Passwords are NFKC-normalised before hashing, so the same password typed on another
@@ -11,14 +13,14 @@
  */
 import { fromBase64Url, toBase64Url } from "../crypto";
 
-/** Current iteration count: workerd's maximum for PBKDF2 (it throws `NotSupportedError` above). */
+/** Current iteration count: the production Workers runtime's maximum for PBKDF2. */
 export const PBKDF2_ITERATIONS = 100_000;
-/** The most iterations workerd can verify; a stored hash above it cannot be checked here. */
+/** The most iterations production can verify; a stored hash above it is refused, not attempted. */
 const MAX_ITERATIONS = 100_000;
 const HASH_BYTES = 32;
 const SALT_BYTES = 16;
 
-async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
+async function derive(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(password.normalize("NFKC")), "PBKDF2", false, ["deriveBits"]);
   const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, HASH_BYTES * 8);
   return new Uint8Array(bits);

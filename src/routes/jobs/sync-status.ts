@@ -1,13 +1,13 @@
 /**
  * `GET /api/v1/sync/status` — the org's Wildberries sync state (owner, admin, analyst): per data
  * set the cursor, last run, last success, rows of the last run, rows stored and last error; and the
- * latest sync jobs. One Neon request. Errors: 401, 403, 429.
+ * latest sync jobs. Also an API key with scope `sync:read`. One Neon request. Errors: 401, 403, 429.
  */
 import { and, desc, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../../core/app";
 import { jobs, syncState, wbConnections, wbDatasets } from "../../core/db/schema";
-import { rateLimit, requireAuth } from "../../core/middleware";
+import { access, rateLimit } from "../../core/middleware";
 import { isoTime, type JobView, type SyncStatusResponse } from "./schemas";
 
 /** Jobs listed in the status. */
@@ -27,30 +27,35 @@ export function toJobView(job: typeof jobs.$inferSelect): JobView {
   };
 }
 
-export const syncStatus = new Hono<AppEnv>().get("/status", requireAuth("owner", "admin", "analyst"), rateLimit(), async (c) => {
-  const { orgId } = c.var.auth;
-  const { db } = c.var.services;
-  const [states, latest, connection] = await db.batch([
-    db.select().from(syncState).where(eq(syncState.orgId, orgId)),
-    db
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.orgId, orgId), eq(jobs.kind, "wb-sync")))
-      .orderBy(desc(jobs.createdAt))
-      .limit(LATEST_JOBS),
-    db.select({ orgId: wbConnections.orgId }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
-  ]);
-  const datasets = wbDatasets.map((dataset) => {
-    const s = states.find((row) => row.dataset === dataset);
-    return {
-      dataset,
-      cursor: s?.cursor ?? null,
-      lastRunAt: isoTime(s?.lastRunAt ?? null),
-      lastSuccessAt: isoTime(s?.lastSuccessAt ?? null),
-      lastRunRows: s?.lastRunRows ?? 0,
-      totalRows: s?.totalRows ?? 0,
-      lastError: s?.lastError ?? null,
-    };
-  });
-  return c.json({ connected: connection.length > 0, datasets, jobs: latest.map(toJobView) } satisfies SyncStatusResponse);
-});
+export const syncStatus = new Hono<AppEnv>().get(
+  "/status",
+  access({ roles: ["owner", "admin", "analyst"], scopes: ["sync:read"] }),
+  rateLimit(),
+  async (c) => {
+    const { orgId } = c.var.auth;
+    const { db } = c.var.services;
+    const [states, latest, connection] = await db.batch([
+      db.select().from(syncState).where(eq(syncState.orgId, orgId)),
+      db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.orgId, orgId), eq(jobs.kind, "wb-sync")))
+        .orderBy(desc(jobs.createdAt))
+        .limit(LATEST_JOBS),
+      db.select({ orgId: wbConnections.orgId }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
+    ]);
+    const datasets = wbDatasets.map((dataset) => {
+      const s = states.find((row) => row.dataset === dataset);
+      return {
+        dataset,
+        cursor: s?.cursor ?? null,
+        lastRunAt: isoTime(s?.lastRunAt ?? null),
+        lastSuccessAt: isoTime(s?.lastSuccessAt ?? null),
+        lastRunRows: s?.lastRunRows ?? 0,
+        totalRows: s?.totalRows ?? 0,
+        lastError: s?.lastError ?? null,
+      };
+    });
+    return c.json({ connected: connection.length > 0, datasets, jobs: latest.map(toJobView) } satisfies SyncStatusResponse);
+  },
+);
