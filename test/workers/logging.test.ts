@@ -1,0 +1,74 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/workers/all";
+import { createTenant } from "./helpers";
+
+/** Calls the Worker module in this isolate, so `console.log` of the request is observable. */
+async function api(path: string, init: { method?: string; token?: string; json?: unknown } = {}): Promise<Response> {
+  const headers = new Headers();
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  if (init.json !== undefined) headers.set("Content-Type", "application/json");
+  const request = new Request(`https://edge.test${path}`, {
+    method: init.method ?? "GET",
+    headers,
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
+  const ctx = createExecutionContext();
+  // The test stack logs at `warn`; request lines are `info`.
+  const res = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, LOG_LEVEL: "info" } as never, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** Captures the JSON log lines the Worker writes during `run`. */
+async function captureLogs(run: () => Promise<unknown>): Promise<{ raw: string; lines: Record<string, unknown>[] }> {
+  const spy = vi.spyOn(console, "log");
+  await run();
+  const raw = spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
+  spy.mockRestore();
+  const lines = raw
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { raw, lines };
+}
+
+describe("structured request logs", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("writes one JSON line per request with method, route, status, duration, request id and org id", async () => {
+    const tenant = await createTenant({ role: "analyst" });
+    let requestId = "";
+    const { lines } = await captureLogs(async () => {
+      const res = await api("/api/v1/warehouses", { token: tenant.token });
+      requestId = res.headers.get("X-Request-Id") ?? "";
+      await res.arrayBuffer();
+    });
+    const line = lines.find((l) => l.msg === "request" && l.requestId === requestId);
+    expect(line).toMatchObject({
+      level: "info",
+      method: "GET",
+      route: "/api/v1/warehouses",
+      status: 200,
+      orgId: tenant.orgId,
+      requestId,
+    });
+    expect(typeof line?.durationMs).toBe("number");
+  });
+
+  it("never logs passwords, e-mails or tokens, even on failures", async () => {
+    const tenant = await createTenant();
+    const { raw } = await captureLogs(async () => {
+      await (await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: tenant.password } })).arrayBuffer();
+      await (await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: "wrong-password-123" } })).arrayBuffer();
+      await (await api("/api/v1/warehouses", { token: `${tenant.token}x` })).arrayBuffer();
+      await (await api("/api/v1/warehouses", { token: tenant.token })).arrayBuffer();
+    });
+    expect(raw.length).toBeGreaterThan(0);
+    expect(raw).not.toContain(tenant.password);
+    expect(raw).not.toContain("wrong-password-123");
+    expect(raw).not.toContain(tenant.email);
+    expect(raw).not.toContain(tenant.token);
+  });
+});
