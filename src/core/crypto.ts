@@ -47,6 +47,22 @@ export async function decryptSecret(ciphertext: string, keyBase64: string): Prom
   return new TextDecoder().decode(plain);
 }
 
+/**
+ * Decrypts with the first of `keys` that verifies (current key first, then previous ones
+ * during a rotation). `keyIndex` > 0 tells the caller to re-encrypt with `keys[0]`.
+ * @throws Error when no key verifies.
+ */
+export async function decryptSecretWithKeys(ciphertext: string, keys: readonly string[]): Promise<{ plaintext: string; keyIndex: number }> {
+  for (const [keyIndex, key] of keys.entries()) {
+    try {
+      return { plaintext: await decryptSecret(ciphertext, key), keyIndex };
+    } catch {
+      // try the next key
+    }
+  }
+  throw new Error("No encryption key decrypts this secret");
+}
+
 /** Hex SHA-256 of a string (cache keys, fingerprints). */
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

@@ -17,6 +17,15 @@ const csv = z
       .filter(Boolean),
   );
 
+/** An AES-256 key: base64 of exactly 32 bytes. */
+const aes256Key = z.string().refine((s) => {
+  try {
+    return atob(s).length === 32;
+  } catch {
+    return false;
+  }
+}, "must be base64 of 32 bytes");
+
 /** One HMAC signing key of the JWT key set; `kid` goes into the token header. */
 const jwtKey = z.object({ kid: z.string().min(1), secret: z.string().min(32) });
 
@@ -56,13 +65,9 @@ export const envSchema = z.object({
   /** Access token lifetime in seconds; at most 15 minutes (revocation waits for expiry). */
   JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(900).default(900),
   /** AES-256-GCM key (base64 of 32 bytes) that encrypts marketplace API tokens at rest. */
-  ENCRYPTION_KEY: z.string().refine((s) => {
-    try {
-      return atob(s).length === 32;
-    } catch {
-      return false;
-    }
-  }, "must be base64 of 32 bytes"),
+  ENCRYPTION_KEY: aes256Key,
+  /** During a key rotation: the previous ENCRYPTION_KEY; secrets made with it are re-encrypted on use. */
+  ENCRYPTION_KEY_PREVIOUS: aes256Key.optional(),
   WB_STATISTICS_API_URL: z.string().url().default("https://statistics-api.wildberries.ru"),
   /** Browser origins allowed by CORS, comma separated (`https://app.example.com`). */
   CORS_ORIGINS: csv,

@@ -30,7 +30,7 @@ import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { WbDateTime } from "../../dev/wildberries/types";
 import { invalidateOrgCache } from "../core/cache";
-import { decryptSecret } from "../core/crypto";
+import { decryptSecretWithKeys, encryptSecret } from "../core/crypto";
 import type { Database } from "../core/db/client";
 import { syncState, type WbDataset, wbConnections, wbDatasets } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
@@ -66,7 +66,7 @@ export type WbSyncPayload = z.infer<typeof wbSyncPayload>;
 
 /** What a sync needs from the request's services. */
 export interface WbSyncServices {
-  config: Pick<AppConfig, "ENCRYPTION_KEY" | "WB_STATISTICS_API_URL">;
+  config: Pick<AppConfig, "ENCRYPTION_KEY" | "ENCRYPTION_KEY_PREVIOUS" | "WB_STATISTICS_API_URL">;
   db: Database;
   redis: Redis;
   logger: Logger;
@@ -212,7 +212,14 @@ async function clientFor(services: WbSyncServices, orgId: string): Promise<WbSta
     .from(wbConnections)
     .where(eq(wbConnections.orgId, orgId));
   if (!connection) throw new WbSyncError(undefined, new Error("the org has no Wildberries connection"));
-  const token = await decryptSecret(connection.tokenCiphertext, services.config.ENCRYPTION_KEY);
+  const { ENCRYPTION_KEY, ENCRYPTION_KEY_PREVIOUS } = services.config;
+  const keys = ENCRYPTION_KEY_PREVIOUS ? [ENCRYPTION_KEY, ENCRYPTION_KEY_PREVIOUS] : [ENCRYPTION_KEY];
+  const { plaintext: token, keyIndex } = await decryptSecretWithKeys(connection.tokenCiphertext, keys);
+  if (keyIndex > 0) {
+    // Made with the previous key: re-encrypt with the current one, so the old key can be retired.
+    const tokenCiphertext = await encryptSecret(token, ENCRYPTION_KEY);
+    await services.db.update(wbConnections).set({ tokenCiphertext, updatedAt: new Date() }).where(eq(wbConnections.orgId, orgId));
+  }
   return createWbStatisticsClient({ baseUrl: services.config.WB_STATISTICS_API_URL, token });
 }
 
