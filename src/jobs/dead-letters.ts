@@ -35,6 +35,12 @@ export interface LandedDeadLetter {
 }
 
 const MAX_RESPONSE_CHARS = 2000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `text` as Postgres `text` can store it: U+0000 (which it refuses) becomes U+FFFD. */
+const storableText = (text: string) => text.replaceAll("\u0000", "\uFFFD");
+/** JSON text as `jsonb` can store it: `\u0000` escapes (which it refuses) become `\ufffd`. */
+const storableJson = (json: string) => json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd");
 
 /** Decodes base64 to UTF-8 text (invalid bytes replaced); "" for missing or malformed input. */
 export function decodeBase64Text(value: string | undefined): string {
@@ -70,17 +76,19 @@ export async function landDeadLetter(db: Database, report: FailureReport): Promi
     // Not JSON: kept as raw text.
   }
   const candidate = (payload as { jobId?: unknown } | null)?.jobId;
-  const jobId = typeof candidate === "string" && /^[0-9a-f-]{36}$/i.test(candidate) ? candidate : null;
-  const response = decodeBase64Text(report.body).slice(0, MAX_RESPONSE_CHARS);
+  const jobId = typeof candidate === "string" && UUID.test(candidate) ? candidate : null;
+  // The destination's answer may be binary: NUL bytes must not make the callback fail for ever.
+  const response = storableText(decodeBase64Text(report.body).slice(0, MAX_RESPONSE_CHARS));
+  const error = report.error === undefined ? undefined : storableText(report.error);
   const lastError =
     `QStash gave up after ${report.retried ?? 0} retries; last answer: ` +
-    (report.status ? `${report.status} ${response.slice(0, 300)}` : (report.error ?? "no response"));
+    (report.status ? `${report.status} ${response.slice(0, 300)}` : (error ?? "no response"));
 
   const result = await db.execute<{ dead_letter_id: string | null; job_id: string | null }>(sql`
     with inserted as (
       insert into ${deadLetters} (job_id, org_id, kind, qstash_message_id, destination, payload, last_status, last_response, retried)
-      select j.id, j.org_id, coalesce(j.kind, ${kindOfDestination(report.url)}), ${report.sourceMessageId}, ${report.url},
-        ${JSON.stringify(payload)}::jsonb, ${report.status}, ${response || report.error || null}, ${report.retried ?? 0}
+      select j.id, j.org_id, coalesce(j.kind, ${kindOfDestination(report.url)}), ${storableText(report.sourceMessageId)}, ${storableText(report.url)},
+        ${storableJson(JSON.stringify(payload))}::jsonb, ${report.status}, ${response || error || null}, ${report.retried ?? 0}
       from (select 1) as one
       left join ${jobs} j on j.id = ${jobId}::uuid
       on conflict (qstash_message_id) do nothing

@@ -20,7 +20,6 @@ export const createApiKey = new Hono<AppEnv>().post(
   access({ roles: apiKeyManagers }),
   rateLimit(),
   strictQuery(),
-  strictQuery(),
   validate("json", createApiKeyBody),
   async (c) => {
     const { name, scopes } = c.req.valid("json");

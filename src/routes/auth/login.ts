@@ -53,7 +53,6 @@ export const login = new Hono<AppEnv>().post(
   publicRoute(),
   rateLimit({ policy: loginPolicy, failClosed: true }),
   strictQuery(),
-  strictQuery(),
   validate("json", loginBody),
   async (c) => {
     const { email, password, orgId } = c.req.valid("json");

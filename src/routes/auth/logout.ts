@@ -19,7 +19,6 @@ export const logout = new Hono<AppEnv>().post(
   publicRoute(),
   rateLimit({ policy: authPolicy, failClosed: true }),
   strictQuery(),
-  strictQuery(),
   validate("json", logoutBody),
   async (c) => {
     await revokeRefreshToken(c.var.services.db, c.req.valid("json").refreshToken);

@@ -23,7 +23,6 @@ export const refresh = new Hono<AppEnv>().post(
   publicRoute(),
   rateLimit({ policy: authPolicy, failClosed: true }),
   strictQuery(),
-  strictQuery(),
   validate("json", refreshBody),
   async (c) => {
     const { db, config, logger } = c.var.services;

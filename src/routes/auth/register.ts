@@ -35,7 +35,6 @@ export const register = new Hono<AppEnv>().post(
   requireAdminToken(),
   rateLimit({ policy: authPolicy, failClosed: true }),
   strictQuery(),
-  strictQuery(),
   validate("json", registerBody),
   async (c) => {
     const body = c.req.valid("json");

@@ -21,8 +21,6 @@ export const revokeApiKey = new Hono<AppEnv>().delete(
   strictQuery(),
   emptyBody(),
   validate("param", apiKeyIdParam),
-  strictQuery(),
-  emptyBody(),
   async (c) => {
     const { id } = c.req.valid("param");
     const { db } = c.var.services;

@@ -8,6 +8,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../../core/app";
+import { strictQuery } from "../../core/validation";
 import { landDeadLetter } from "../../jobs/dead-letters";
 import { FAILURE_CALLBACK_PATH } from "../../jobs/ledger";
 import { qstashJson, requireQStashSignature } from "./qstash";
@@ -16,6 +17,7 @@ import { failureCallbackBody } from "./schemas";
 export const failureCallback = new Hono<AppEnv>().post(
   "/failure-callback",
   requireQStashSignature(FAILURE_CALLBACK_PATH),
+  strictQuery(),
   qstashJson(failureCallbackBody),
   async (c) => {
     const report = c.req.valid("json");

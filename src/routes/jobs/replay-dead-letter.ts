@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../core/app";
 import { ApiError } from "../../core/errors";
 import { rateLimit, requireAuth } from "../../core/middleware";
-import { validate } from "../../core/validation";
+import { emptyBody, strictQuery, validate } from "../../core/validation";
 import { type ReplayRefusal, replayDeadLetter } from "../../jobs/dead-letters";
 import { type JobKind, jobPaths, publishJob } from "../../jobs/ledger";
 import { deadLetterParams, isoTime, type ReplayResponse } from "./schemas";
@@ -27,6 +27,8 @@ export const replayDeadLetterRoute = new Hono<AppEnv>().post(
   requireAuth("owner", "admin"),
   rateLimit(),
   validate("param", deadLetterParams),
+  strictQuery(),
+  emptyBody(),
   async (c) => {
     const { id } = c.req.valid("param");
     const services = c.var.services;

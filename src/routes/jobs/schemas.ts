@@ -14,11 +14,11 @@ export const jobMessageBody = z.object({ jobId: z.string().uuid() });
  * @see https://upstash.com/docs/qstash/features/callbacks
  */
 export const failureCallbackBody = z.looseObject({
-  /** The destination's last HTTP status; 0 when it never answered. */
-  status: z.number().int(),
+  /** The destination's last HTTP status; 0 when it never answered. Bounded: stored as `integer`. */
+  status: z.number().int().min(0).max(999),
   /** The destination's last response body, base64. */
   body: z.string().optional(),
-  retried: z.number().int().nonnegative().optional(),
+  retried: z.number().int().nonnegative().max(1000).optional(),
   maxRetries: z.number().int().nonnegative().optional(),
   dlqId: z.string().optional(),
   sourceMessageId: z.string().min(1).max(200),

@@ -14,39 +14,47 @@ import type { AppEnv } from "../../core/app";
 import { jobs, wbConnections } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
 import { rateLimit, requireAuth } from "../../core/middleware";
+import { emptyBody, strictQuery } from "../../core/validation";
 import { PUBLISH_GRACE_SECONDS, publishJob, secondsFromNow } from "../../jobs/ledger";
 import type { StartSyncResponse } from "./schemas";
 
-export const startSync = new Hono<AppEnv>().post("/wildberries", requireAuth("owner", "admin"), rateLimit(), async (c) => {
-  const { orgId } = c.var.auth;
-  const services = c.var.services;
-  const { db, logger } = services;
-  const jobId = crypto.randomUUID();
-  const created = await db.execute<{ id: string }>(sql`
+export const startSync = new Hono<AppEnv>().post(
+  "/wildberries",
+  requireAuth("owner", "admin"),
+  rateLimit(),
+  strictQuery(),
+  emptyBody(),
+  async (c) => {
+    const { orgId } = c.var.auth;
+    const services = c.var.services;
+    const { db, logger } = services;
+    const jobId = crypto.randomUUID();
+    const created = await db.execute<{ id: string }>(sql`
     insert into ${jobs} (id, org_id, kind, dedup_id, lease_until)
     select ${jobId}, ${orgId}, 'wb-sync', ${jobId}, ${secondsFromNow(PUBLISH_GRACE_SECONDS)}
     where exists (select 1 from ${wbConnections} where org_id = ${orgId})
     on conflict do nothing
     returning id`);
-  if (created.rows.length === 0) {
-    const [connections, active] = await db.batch([
-      db.select({ orgId: wbConnections.orgId }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
-      db
-        .select({ id: jobs.id, status: jobs.status })
-        .from(jobs)
-        .where(and(eq(jobs.orgId, orgId), eq(jobs.kind, "wb-sync"), inArray(jobs.status, ["queued", "running", "failed"])))
-        .limit(1),
-    ]);
-    if (connections.length === 0)
-      throw new ApiError("CONFLICT", { detail: "The org has no Wildberries connection; add a statistics API token first." });
-    const [job] = active;
-    if (!job) throw new ApiError("CONFLICT", { detail: "A sync could not be queued; try again." });
-    return c.json({ jobId: job.id, status: job.status, created: false } satisfies StartSyncResponse, 202);
-  }
-  c.executionCtx.waitUntil(
-    publishJob(services, { jobId, kind: "wb-sync", deduplicationId: jobId }).catch((err: unknown) => {
-      logger.warn("wb-sync publish failed; the reaper will publish it", { jobId, error: err });
-    }),
-  );
-  return c.json({ jobId, status: "queued", created: true } satisfies StartSyncResponse, 202);
-});
+    if (created.rows.length === 0) {
+      const [connections, active] = await db.batch([
+        db.select({ orgId: wbConnections.orgId }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
+        db
+          .select({ id: jobs.id, status: jobs.status })
+          .from(jobs)
+          .where(and(eq(jobs.orgId, orgId), eq(jobs.kind, "wb-sync"), inArray(jobs.status, ["queued", "running", "failed"])))
+          .limit(1),
+      ]);
+      if (connections.length === 0)
+        throw new ApiError("CONFLICT", { detail: "The org has no Wildberries connection; add a statistics API token first." });
+      const [job] = active;
+      if (!job) throw new ApiError("CONFLICT", { detail: "A sync could not be queued; try again." });
+      return c.json({ jobId: job.id, status: job.status, created: false } satisfies StartSyncResponse, 202);
+    }
+    c.executionCtx.waitUntil(
+      publishJob(services, { jobId, kind: "wb-sync", deduplicationId: jobId }).catch((err: unknown) => {
+        logger.warn("wb-sync publish failed; the reaper will publish it", { jobId, error: err });
+      }),
+    );
+    return c.json({ jobId, status: "queued", created: true } satisfies StartSyncResponse, 202);
+  },
+);

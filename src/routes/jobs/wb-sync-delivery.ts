@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../../core/app";
+import { strictQuery } from "../../core/validation";
 import { jobPaths } from "../../jobs/ledger";
 import { deliverWbSync } from "../../jobs/wb-sync-delivery";
 import { qstashJson, requireQStashSignature } from "./qstash";
@@ -14,6 +15,7 @@ import { jobMessageBody } from "./schemas";
 export const wbSyncDelivery = new Hono<AppEnv>().post(
   "/wb-sync",
   requireQStashSignature(jobPaths["wb-sync"]),
+  strictQuery(),
   qstashJson(jobMessageBody),
   async (c) => {
     const { jobId } = c.req.valid("json");

@@ -1,0 +1,395 @@
+/**
+ * Support of the security, hardening and fuzz tests: the route table read from the router
+ * (with each route's declared access policy), forged credentials for the common auth cases,
+ * calls of the Worker with an overridden env, and seeding of tenant rows straight into the
+ * local stack's database (never a mock).
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import type { Hono } from "hono";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { expect } from "vitest";
+import type { AppEnv } from "../../src/core/app";
+import { generateApiKey } from "../../src/core/auth/api-keys";
+import { issueRefreshToken } from "../../src/core/auth/refresh-tokens";
+import { type ApiKeyScope, apiKeys, deadLetters, jobs, orders, products, type Role, roles, stocks } from "../../src/core/db/schema";
+import { type AccessPolicy, accessOf } from "../../src/core/middleware";
+import worker from "../../src/workers/all";
+import { config, db, problem, type Tenant, testEnv } from "./helpers";
+
+/** One route of the router: method + path with every handler registered for it, in order. */
+export interface RouteEntry {
+  method: string;
+  path: string;
+  handlers: unknown[];
+  /** The access policies the route's handlers declare (exactly one on a well-formed route). */
+  policies: AccessPolicy[];
+}
+
+/**
+ * The routes of `app`, grouped by method + path. Middleware added with `use()` is registered
+ * under method `ALL` and is not a route; each handler of a route is a separate entry of
+ * `app.routes` with the route's method and path.
+ */
+export function routeTable(app: Hono<AppEnv>): RouteEntry[] {
+  const byKey = new Map<string, RouteEntry>();
+  for (const r of app.routes) {
+    if (r.method === "ALL") continue;
+    const key = `${r.method} ${r.path}`;
+    let entry = byKey.get(key);
+    if (!entry) {
+      entry = { method: r.method, path: r.path, handlers: [], policies: [] };
+      byKey.set(key, entry);
+    }
+    entry.handlers.push(r.handler);
+    const policy = accessOf(r.handler);
+    if (policy) entry.policies.push(policy);
+  }
+  return [...byKey.values()];
+}
+
+/** The one policy of a route (throws when the route has none or several). */
+export function policyOf(route: RouteEntry): AccessPolicy {
+  const [policy, ...more] = route.policies;
+  if (!policy || more.length > 0) throw new Error(`${route.method} ${route.path} declares ${route.policies.length} access policies`);
+  return policy;
+}
+
+/** Route families of the fuzz report. */
+export type Family = "auth" | "dashboard" | "jobs/sync" | "admin" | "qstash" | "health";
+
+/** The family of a route path. */
+export function familyOf(path: string): Family {
+  if (path.startsWith("/api/v1/auth/")) return "auth";
+  if (path.startsWith("/api/v1/sync/")) return "jobs/sync";
+  if (path.startsWith("/api/v1/admin/")) return "admin";
+  if (path.startsWith("/jobs/")) return "qstash";
+  if (path === "/health" || path === "/ready") return "health";
+  if (/^\/api\/v1\/(analytics|stocks|warehouses|sizes|orders)(\/|$)/.test(path)) return "dashboard";
+  throw new Error(`no family for ${path}: add it to familyOf`);
+}
+
+/** A well-formed srid that no seeded order uses. */
+export const unknownSrid = "1.r0000000000000000.0.0";
+
+/**
+ * `path` with every `:param` filled: `values[param]` if given, else a plausible value
+ * (an unknown srid for `:srid`, a fresh UUID for anything else, e.g. `:id`).
+ */
+export function fillPath(path: string, values: Record<string, string> = {}): string {
+  return path.replace(/:([A-Za-z_]\w*)(\{[^}]*\})?/g, (_, name: string) =>
+    encodeURIComponent(values[name] ?? (name === "srid" ? unknownSrid : crypto.randomUUID())),
+  );
+}
+
+const encoder = new TextEncoder();
+const base64url = (text: string) =>
+  btoa(String.fromCharCode(...encoder.encode(text)))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+
+/** The signing key of the test env (`JWT_KEYS[0]`). */
+export function signingKey(): { kid: string; secret: string } {
+  const [key] = JSON.parse(testEnv.JWT_KEYS as string) as { kid: string; secret: string }[];
+  if (!key) throw new Error("JWT_KEYS is empty");
+  return key;
+}
+
+/** Options of {@link forgeAccessToken}: claims to set (undefined deletes), header fields, and the key. */
+export interface ForgeOptions {
+  claims?: Record<string, unknown>;
+  header?: Record<string, unknown>;
+  /** HMAC secret; default: the test env's signing secret. */
+  secret?: string | Uint8Array;
+}
+
+/**
+ * An HS256 access token for `subject` made with jose from the test env's `JWT_KEYS`, exactly as
+ * the login issues one unless `options` change a claim, the header or the key — so each
+ * negative case differs from a valid token in one property.
+ */
+export async function forgeAccessToken(
+  subject: { userId: string; orgId: string; role: Role },
+  options: ForgeOptions = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const { kid, secret } = signingKey();
+  const claims: Record<string, unknown> = {
+    sub: subject.userId,
+    org: subject.orgId,
+    role: subject.role,
+    typ: "access",
+    iss: config().JWT_ISSUER,
+    aud: config().JWT_AUDIENCE,
+    iat: now,
+    exp: now + 300,
+    jti: crypto.randomUUID(),
+  };
+  for (const [name, value] of Object.entries(options.claims ?? {})) {
+    if (value === undefined) delete claims[name];
+    else claims[name] = value;
+  }
+  const key = options.secret ?? secret;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256", kid, typ: "JWT", ...options.header } as { alg: string })
+    .sign(typeof key === "string" ? encoder.encode(key) : key);
+}
+
+/** An unsigned `alg: none` token with valid claims (header and payload, empty signature). */
+export function unsignedToken(subject: { userId: string; orgId: string; role: Role }): string {
+  const now = Math.floor(Date.now() / 1000);
+  const header = base64url(JSON.stringify({ alg: "none", kid: signingKey().kid, typ: "JWT" }));
+  const payload = base64url(
+    JSON.stringify({
+      sub: subject.userId,
+      org: subject.orgId,
+      role: subject.role,
+      typ: "access",
+      iss: config().JWT_ISSUER,
+      aud: config().JWT_AUDIENCE,
+      iat: now,
+      exp: now + 300,
+    }),
+  );
+  return `${header}.${payload}.`;
+}
+
+let rsa: Promise<{ privateKey: CryptoKey; publicPem: string }> | undefined;
+/** An RSA key pair (made once) and its public key as SPKI PEM. */
+function rsaKeyPair() {
+  rsa ??= generateKeyPair("RS256", { extractable: true }).then(async ({ privateKey, publicKey }) => ({
+    privateKey,
+    publicPem: await exportSPKI(publicKey),
+  }));
+  return rsa;
+}
+
+/** A named `Authorization` header value (undefined: no header). */
+export interface CredentialCase {
+  name: string;
+  authorization: string | undefined;
+}
+
+/**
+ * The credentials every token route must refuse with 401, for `tenant` (a real member whose
+ * role the route allows, so only the named defect makes the credential invalid).
+ */
+export async function invalidCredentials(tenant: Tenant & { role: Role }): Promise<CredentialCase[]> {
+  const subject = { userId: tenant.userId, orgId: tenant.orgId, role: tenant.role };
+  const now = Math.floor(Date.now() / 1000);
+  const { privateKey, publicPem } = await rsaKeyPair();
+  const { kid } = signingKey();
+  const claimsRs = {
+    sub: subject.userId,
+    org: subject.orgId,
+    role: subject.role,
+    typ: "access",
+    iss: config().JWT_ISSUER,
+    aud: config().JWT_AUDIENCE,
+  };
+  const rs256 = await new SignJWT(claimsRs)
+    .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(privateKey);
+  const refresh = await issueRefreshToken(db(), tenant.userId, tenant.orgId);
+  const bearer = (token: string) => `Bearer ${token}`;
+  const forged = async (options: ForgeOptions) => bearer(await forgeAccessToken(subject, options));
+  return [
+    { name: "no Authorization header", authorization: undefined },
+    { name: "empty Authorization header", authorization: "" },
+    { name: "Bearer without a token", authorization: "Bearer " },
+    { name: "Bearer abc", authorization: "Bearer abc" },
+    { name: "Basic credentials", authorization: `Basic ${btoa("owner:password")}` },
+    { name: "Basic x", authorization: "Basic x" },
+    { name: "token without the Bearer scheme", authorization: await forgeAccessToken(subject) },
+    { name: "alg none", authorization: bearer(unsignedToken(subject)) },
+    { name: "HS256 signed with the RSA public key PEM (HS/RS confusion)", authorization: await forged({ secret: publicPem }) },
+    { name: "genuine RS256 token", authorization: bearer(rs256) },
+    { name: "HS512 with the right secret (alg not pinned)", authorization: await forged({ header: { alg: "HS512" } }) },
+    { name: "wrong iss", authorization: await forged({ claims: { iss: "someone-else" } }) },
+    { name: "wrong aud", authorization: await forged({ claims: { aud: "another-api" } }) },
+    { name: "typ refresh", authorization: await forged({ claims: { typ: "refresh" } }) },
+    { name: "typ missing", authorization: await forged({ claims: { typ: undefined } }) },
+    { name: "expired", authorization: await forged({ claims: { iat: now - 3600, exp: now - 1800 } }) },
+    { name: "not yet valid (nbf in the future)", authorization: await forged({ claims: { nbf: now + 3600 } }) },
+    { name: "unknown kid", authorization: await forged({ header: { kid: "retired-kid" } }) },
+    { name: "kid missing", authorization: await forged({ header: { kid: undefined } }) },
+    { name: "right kid, wrong secret", authorization: await forged({ secret: "x".repeat(48) }) },
+    { name: "tampered payload (role raised, old signature)", authorization: bearer(await tamperedToken(subject)) },
+    { name: "refresh token used as access token", authorization: bearer(refresh.token) },
+    { name: "unknown API key", authorization: bearer(`se_live_${"A".repeat(43)}`) },
+  ];
+}
+
+/** A valid token whose payload is swapped for one with role `owner` in another org, signature kept. */
+async function tamperedToken(subject: { userId: string; orgId: string; role: Role }): Promise<string> {
+  const [header, payload, signature] = (await forgeAccessToken(subject)).split(".");
+  const claims = JSON.parse(atob((payload ?? "").replaceAll("-", "+").replaceAll("_", "/"))) as Record<string, unknown>;
+  claims.org = crypto.randomUUID();
+  claims.role = "owner";
+  return `${header}.${base64url(JSON.stringify(claims))}.${signature}`;
+}
+
+/** Asserts a 401 problem with a Bearer challenge. */
+export async function expectUnauthorized(res: Response, label: string): Promise<void> {
+  expect(res.status, label).toBe(401);
+  expect(res.headers.get("WWW-Authenticate"), label).toMatch(/^Bearer realm=/);
+  const body = await problem(res);
+  expect(body.status, label).toBe(401);
+  expect(body.requestId, label).toBe(res.headers.get("X-Request-Id"));
+}
+
+/** Asserts a problem answer with `status`. */
+export async function expectProblem(res: Response, status: number, label: string): Promise<void> {
+  expect(res.status, label).toBe(status);
+  const body = await problem(res);
+  expect(body.status, label).toBe(status);
+}
+
+/**
+ * Calls the Worker's default export with the test env plus `overrides` (one env object per
+ * distinct override set, so `parseEnv` re-parses once), and waits for its `waitUntil` work.
+ */
+export async function workerFetch(request: Request, overrides: Record<string, string> = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request, envWith(overrides) as never, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const envs = new Map<string, Record<string, string>>();
+/** The test env with `overrides`, memoized by content (a stable object keeps `parseEnv` memoized). */
+export function envWith(overrides: Record<string, string>): Record<string, string> {
+  const key = JSON.stringify(Object.entries(overrides).sort());
+  let env = envs.get(key);
+  if (!env) {
+    env = { ...testEnv, ...overrides };
+    envs.set(key, env);
+  }
+  return env;
+}
+
+/** A request to the Worker (base `https://edge.test`) with an optional bearer token and JSON body. */
+export function request(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Request {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  return new Request(`https://edge.test${path}`, { ...init, headers, body });
+}
+
+/** Creates an API key of `orgId` with `scopes` straight in the database; returns the key and its id. */
+export async function seedApiKey(orgId: string, scopes: ApiKeyScope[], name = "seeded"): Promise<{ id: string; key: string }> {
+  const { key, prefix, keyHash } = await generateApiKey();
+  const [row] = await db().insert(apiKeys).values({ orgId, name, prefix, keyHash, scopes }).returning({ id: apiKeys.id });
+  if (!row) throw new Error("api key not stored");
+  return { id: row.id, key };
+}
+
+/** A finished `wb-sync` job of `orgId` (status `succeeded`, or `dead` for a dead letter). */
+export async function seedJob(orgId: string, status: "succeeded" | "dead" = "succeeded"): Promise<string> {
+  const id = crypto.randomUUID();
+  await db().insert(jobs).values({ id, orgId, kind: "wb-sync", dedupId: id, status, finishedAt: new Date().toISOString() });
+  return id;
+}
+
+/** A dead job of `orgId` and its dead letter; returns the dead letter's id. */
+export async function seedDeadLetter(orgId: string): Promise<{ id: string; jobId: string }> {
+  const jobId = await seedJob(orgId, "dead");
+  const [row] = await db()
+    .insert(deadLetters)
+    .values({
+      jobId,
+      orgId,
+      kind: "wb-sync",
+      qstashMessageId: `msg_seed_${crypto.randomUUID()}`,
+      destination: `${testEnv.PUBLIC_JOBS_URL}/jobs/wb-sync`,
+      payload: { jobId },
+      lastStatus: 503,
+      lastResponse: "seeded",
+      retried: 3,
+    })
+    .returning({ id: deadLetters.id });
+  if (!row) throw new Error("dead letter not stored");
+  return { id: row.id, jobId };
+}
+
+/** Marketplace rows of one org whose names carry `label`: a product, stock rows and one order. */
+export async function seedMarketplace(
+  orgId: string,
+  label: string,
+): Promise<{ srid: string; nmId: number; warehouse: string; size: string }> {
+  const nmId = 100_000_000 + Math.floor(Math.random() * 800_000_000);
+  const srid = `${label}.r${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}.0.0`;
+  const warehouse = `WH-${label}`;
+  const size = `S-${label}`;
+  const now = new Date().toISOString();
+  const database = db();
+  await database.batch([
+    database
+      .insert(products)
+      .values({ orgId, nmId, supplierArticle: `ART-${label}`, name: `Product ${label}`, brand: "B", subject: "S", category: "C" }),
+    database.insert(stocks).values({
+      orgId,
+      nmId,
+      barcode: `BC-${label}`,
+      warehouseName: warehouse,
+      supplierArticle: `ART-${label}`,
+      techSize: size,
+      quantity: 7,
+      inWayToClient: 0,
+      inWayFromClient: 0,
+      quantityFull: 7,
+      price: 1000,
+      discount: 10,
+      lastChangeDate: now,
+    }),
+    database.insert(orders).values({
+      orgId,
+      srid,
+      gNumber: `G-${label}`,
+      date: now,
+      lastChangeDate: now,
+      nmId,
+      barcode: `BC-${label}`,
+      supplierArticle: `ART-${label}`,
+      techSize: size,
+      warehouseName: warehouse,
+      regionName: "Moscow",
+      totalPrice: 1000,
+      discountPercent: 10,
+      spp: 0,
+      finishedPrice: 900,
+      priceWithDisc: 900,
+      isCancel: false,
+      cancelDate: null,
+    }),
+  ]);
+  return { srid, nmId, warehouse, size };
+}
+
+/** Roles of the schema that `policy` does not allow (the candidates of a 403 case). */
+export function rolesOutside(policy: AccessPolicy): Role[] {
+  if (policy.kind !== "token") return [];
+  return roles.filter((r) => !policy.roles.includes(r));
+}
+
+/**
+ * What is wrong with the access declarations of `routes`: a route without a policy, with
+ * several, or whose policy is not its first handler (it must run before anything that reads
+ * the request or does I/O). Empty when every route is well-formed.
+ */
+export function accessViolations(routes: RouteEntry[]): string[] {
+  const problems: string[] = [];
+  for (const route of routes) {
+    const name = `${route.method} ${route.path}`;
+    if (route.policies.length === 0) problems.push(`${name}: no access policy`);
+    else if (route.policies.length > 1) problems.push(`${name}: ${route.policies.length} access policies`);
+    else if (accessOf(route.handlers[0]) === undefined) problems.push(`${name}: the access policy is not the first handler`);
+  }
+  return problems;
+}
