@@ -358,12 +358,7 @@ async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerRes
   if (readOnly) echoed["Neon-Batch-Read-Only"] = "true";
   if (deferrable) echoed["Neon-Batch-Deferrable"] = "true";
   if (isolationLevel) echoed["Neon-Batch-Isolation-Level"] = isolationLevel;
-  sendJson(
-    res,
-    200,
-    { results: results.map((result, i) => resultToJson(result, output, payload[i]?.arrayMode)) },
-    echoed,
-  );
+  sendJson(res, 200, { results: results.map((result, i) => resultToJson(result, output, payload[i]?.arrayMode)) }, echoed);
 }
 
 /**

@@ -149,8 +149,11 @@ export function createApp(name: string): Hono<AppEnv> {
   app.onError((err, c) => {
     const apiError = toApiError(err);
     const services = c.get("services") as Services | undefined;
-    if (apiError.status >= 500) {
-      const logger = services?.logger ?? createLogger({ service: name, requestId: c.get("requestId") });
+    const logger = services?.logger ?? createLogger({ service: name, requestId: c.get("requestId") });
+    // A deliberate 5xx (fail-closed 503, upstream 502) is an operating condition, not a bug.
+    if (err instanceof ApiError && apiError.status >= 500 && apiError.code !== "INTERNAL") {
+      logger.warn("request refused", { status: apiError.status, code: apiError.code, detail: apiError.detail });
+    } else if (apiError.status >= 500) {
       logger.error("unhandled error", {
         error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
       });

@@ -104,10 +104,17 @@ export const publicRoute = () =>
 /** Read policy: `RATE_LIMIT_PER_MINUTE` per identity. */
 export const apiPolicy = (config: AppConfig): RateLimitPolicy => ({ name: "api", limit: config.RATE_LIMIT_PER_MINUTE, windowSeconds: 60 });
 /** Write policy: `RATE_LIMIT_WRITE_PER_MINUTE` per identity. */
-export const writePolicy = (config: AppConfig): RateLimitPolicy => ({ name: "write", limit: config.RATE_LIMIT_WRITE_PER_MINUTE, windowSeconds: 60 });
+export const writePolicy = (config: AppConfig): RateLimitPolicy => ({
+  name: "write",
+  limit: config.RATE_LIMIT_WRITE_PER_MINUTE,
+  windowSeconds: 60,
+});
 
 /** The identity a limit counts against: the user or API key, else the client IP. */
-export function rateLimitIdentity(c: { var: { auth: AuthContext | undefined }; req: { header(name: string): string | undefined } }): string {
+export function rateLimitIdentity(c: {
+  var: { auth: AuthContext | undefined };
+  req: { header(name: string): string | undefined };
+}): string {
   const auth = c.var.auth;
   if (auth?.kind === "user") return `user:${auth.userId}`;
   if (auth?.kind === "api-key") return `key:${auth.keyId}`;
@@ -120,12 +127,19 @@ export function rateLimitIdentity(c: { var: { auth: AuthContext | undefined }; r
  * development, with a loud warning) or, in production with `failClosed`, answers
  * 503 + `Retry-After` — an attacker must not gain unlimited logins or writes by an outage.
  */
-function enforce(c: { header(name: string, value: string): void; var: { services: Services } }, outcome: RateLimitOutcome, failClosed: boolean): void {
+function enforce(
+  c: { header(name: string, value: string): void; var: { services: Services } },
+  outcome: RateLimitOutcome,
+  failClosed: boolean,
+): void {
   for (const [k, v] of Object.entries(outcome.headers)) c.header(k, v);
   if (outcome.degraded) {
     const { config, logger } = c.var.services;
     if (failClosed && config.ENVIRONMENT === "production") {
-      throw new ApiError("SERVICE_UNAVAILABLE", { detail: "Rate limiting is unavailable; retry shortly.", headers: { "Retry-After": "5" } });
+      throw new ApiError("SERVICE_UNAVAILABLE", {
+        detail: "Rate limiting is unavailable; retry shortly.",
+        headers: { "Retry-After": "5" },
+      });
     }
     logger.warn("RATE LIMIT BYPASSED: Redis did not answer; the request was not counted", { failClosed });
   }

@@ -5,7 +5,7 @@
  * dropped afterwards; skipped, saying why, only when that server is unreachable).
  */
 import { NeonDbError, neon, neonConfig } from "@neondatabase/serverless";
-import { eq, inArray, sql as drizzleSql } from "drizzle-orm";
+import { sql as drizzleSql, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-http";
 import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import pg from "pg";
@@ -137,9 +137,7 @@ for (const variant of variants) {
     it("runs a single query with parameters", async () => {
       const rows = await sql`SELECT ${2}::int + ${3}::int AS sum, ${"héllo, мир"}::text AS greeting`;
       expect(rows).toEqual([{ sum: 5, greeting: "héllo, мир" }]);
-      expect(await sql.query("SELECT $1::text AS echo, $2::text AS nothing", ["x", null])).toEqual([
-        { echo: "x", nothing: null },
-      ]);
+      expect(await sql.query("SELECT $1::text AS echo, $2::text AS nothing", ["x", null])).toEqual([{ echo: "x", nothing: null }]);
     });
 
     it("round-trips int, bigint, numeric, bool, timestamptz, date, jsonb, text[] and null", async () => {
@@ -225,9 +223,7 @@ for (const variant of variants) {
       expect(count).toEqual([{ n: 0 }]);
       expect(settings).toEqual([{ iso: "serializable", ro: "on", deferrable: "on" }]);
 
-      const readOnlyWrite = await neonError(
-        sql.transaction([sql`INSERT INTO items (id, name) VALUES (900, 'nope')`], { readOnly: true }),
-      );
+      const readOnlyWrite = await neonError(sql.transaction([sql`INSERT INTO items (id, name) VALUES (900, 'nope')`], { readOnly: true }));
       expect(readOnlyWrite.code).toBe("25006");
       expect(await sql`SELECT count(*)::int AS n FROM items WHERE id = 900`).toEqual([{ n: 0 }]);
     });
@@ -359,8 +355,15 @@ for (const variant of variants) {
       ]);
 
       const [inserted, listed] = await db.batch([
-        db.insert(products).values({ id: 3, name: "Hat", tags: ["wool"] }).returning({ id: products.id }),
-        db.select({ name: products.name }).from(products).where(inArray(products.id, [1, 3])).orderBy(products.id),
+        db
+          .insert(products)
+          .values({ id: 3, name: "Hat", tags: ["wool"] })
+          .returning({ id: products.id }),
+        db
+          .select({ name: products.name })
+          .from(products)
+          .where(inArray(products.id, [1, 3]))
+          .orderBy(products.id),
       ]);
       expect(inserted).toEqual([{ id: 3 }]);
       expect(listed).toEqual([{ name: "Shirt v2" }, { name: "Hat" }]);

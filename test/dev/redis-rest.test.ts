@@ -19,8 +19,7 @@ afterAll(async () => {
   await rest?.close();
 });
 
-const client = (extra: Partial<RedisConfigNodejs> = {}) =>
-  new Redis({ url: rest.url, token: TOKEN, enableTelemetry: false, ...extra });
+const client = (extra: Partial<RedisConfigNodejs> = {}) => new Redis({ url: rest.url, token: TOKEN, enableTelemetry: false, ...extra });
 
 /** A unique key prefix per test, so tests do not see each other's data. */
 const ns = () => `t:${randomUUID()}:`;

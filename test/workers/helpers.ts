@@ -99,9 +99,7 @@ export function adapterUrl(which: "neon" | "redis" | "wb" | "qstash"): string {
 }
 
 /** Asserts the RFC 9457 shape and returns the body. */
-export async function problem(
-  res: Response,
-): Promise<{
+export async function problem(res: Response): Promise<{
   type: string;
   title: string;
   status: number;

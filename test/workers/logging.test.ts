@@ -61,7 +61,9 @@ describe("structured request logs", () => {
     const tenant = await createTenant();
     const { raw } = await captureLogs(async () => {
       await (await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: tenant.password } })).arrayBuffer();
-      await (await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: "wrong-password-123" } })).arrayBuffer();
+      await (
+        await api("/api/v1/auth/login", { method: "POST", json: { email: tenant.email, password: "wrong-password-123" } })
+      ).arrayBuffer();
       await (await api("/api/v1/warehouses", { token: `${tenant.token}x` })).arrayBuffer();
       await (await api("/api/v1/warehouses", { token: tenant.token })).arrayBuffer();
     });

@@ -20,14 +20,14 @@ export const requireQStashSignature = (path: string) =>
   declareAccess(
     { kind: "qstash" },
     createMiddleware<AppEnv>(async (c, next) => {
-    const raw = await c.req.text();
-    const valid = await verifyQStashDelivery(c.var.services.config, c.req.header("Upstash-Signature"), raw, path);
-    if (!valid) {
-      c.var.services.logger.warn("qstash signature rejected", { path, present: c.req.header("Upstash-Signature") !== undefined });
-      throw new ApiError("UNAUTHORIZED", { detail: "Missing or invalid Upstash-Signature." });
-    }
-    await next();
-  }),
+      const raw = await c.req.text();
+      const valid = await verifyQStashDelivery(c.var.services.config, c.req.header("Upstash-Signature"), raw, path);
+      if (!valid) {
+        c.var.services.logger.warn("qstash signature rejected", { path, present: c.req.header("Upstash-Signature") !== undefined });
+        throw new ApiError("UNAUTHORIZED", { detail: "Missing or invalid Upstash-Signature." });
+      }
+      await next();
+    }),
   );
 
 /** Validates the (already verified) raw body as JSON against `schema`; typed output in `c.req.valid("json")`. */
