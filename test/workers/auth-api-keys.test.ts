@@ -126,8 +126,10 @@ describe("API key authentication", () => {
     expect(wrongScope.status).toBe(403);
     expect((await problem(wrongScope)).detail).toContain("dashboard:read");
     expect((await authApi("/api/v1/sync/status", { token: dashboardKey.key })).status).toBe(403);
-    // A scope the route does not list (sync:write on a user-only admin route) is no access either.
+    // sync:read does not start a sync; sync:write does (the tenant has no WB connection: 409 past access).
     expect((await authApi("/api/v1/sync/wildberries", { method: "POST", token: syncKey.key })).status).toBe(403);
+    const writeKey = await createKey(tenant, ["sync:write"]);
+    expect((await authApi("/api/v1/sync/wildberries", { method: "POST", token: writeKey.key })).status).toBe(409);
 
     const [row] = await db().select({ lastUsedAt: apiKeys.lastUsedAt }).from(apiKeys).where(eq(apiKeys.id, dashboardKey.id));
     expect(row?.lastUsedAt).not.toBeNull();

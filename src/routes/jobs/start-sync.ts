@@ -13,14 +13,14 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../core/app";
 import { jobs, wbConnections } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
-import { rateLimit, requireAuth } from "../../core/middleware";
+import { access, rateLimit } from "../../core/middleware";
 import { emptyBody, strictQuery } from "../../core/validation";
 import { PUBLISH_GRACE_SECONDS, publishJob, secondsFromNow } from "../../jobs/ledger";
 import type { StartSyncResponse } from "./schemas";
 
 export const startSync = new Hono<AppEnv>().post(
   "/wildberries",
-  requireAuth("owner", "admin"),
+  access({ roles: ["owner", "admin"], scopes: ["sync:write"] }),
   rateLimit(),
   strictQuery(),
   emptyBody(),
