@@ -45,6 +45,7 @@ async function main() {
     vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "error" },
     qstashRetryDelayFactor: 0.001,
     wbRateLimit: { requests: 1000, perMs: 1000 },
+    wranglerLogLevel: "warn",
   });
   try {
     const token = await env.login();

@@ -22,6 +22,8 @@ export interface LocalEnvironmentOptions {
   wildberries?: { url: string; token: string };
   qstashRetryDelayFactor?: number;
   wbRateLimit?: { requests: number; perMs: number };
+  /** wrangler's own log level (`info` prints a line per request; the benchmark uses `warn`). */
+  wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
 }
 
 /** A running local environment. */
@@ -111,6 +113,8 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
       varsFile,
       "--test-scheduled",
       "--show-interactive-dev-session=false",
+      "--log-level",
+      opts.wranglerLogLevel ?? "info",
     ],
     { stdio: ["ignore", "inherit", "inherit"], detached: true },
   );
