@@ -2,9 +2,7 @@
  * Helpers of the `auth` tests. Every request gets its own `CF-Connecting-IP` unless one is
  * given, so the per-IP limits (`login`, `auth`) of one test never touch another's.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { app } from "../../src/workers/all";
-import { api, testEnv } from "./helpers";
+import { api, buildRequest, testEnv, workerFetch } from "./helpers";
 
 let ipCounter = 0;
 /** A client IP no other test uses (10/8, random middle octets and a counter). */
@@ -30,16 +28,7 @@ export function authApi(path: string, init: Init = {}): Promise<Response> {
 export async function apiWithEnv(path: string, init: Init, overrides: Record<string, string> = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set("CF-Connecting-IP", init.ip ?? freshIp());
-  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
-  let body = init.body;
-  if (init.json !== undefined) {
-    headers.set("Content-Type", "application/json");
-    body = JSON.stringify(init.json);
-  }
-  const ctx = createExecutionContext();
-  const res = await app.fetch(new Request(`https://edge.test${path}`, { ...init, headers, body }), { ...testEnv, ...overrides }, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
+  return workerFetch(buildRequest(path, { ...init, headers }), overrides);
 }
 
 /** The operator's registration token of the test stack. */

@@ -2,6 +2,7 @@
  * Shared helpers of the Workers tests (run inside workerd). They talk to the real local
  * stack through the production modules: no database or cache is mocked.
  */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { signAccessToken } from "../../src/core/auth/jwt";
 import { hashPassword } from "../../src/core/auth/password";
@@ -9,6 +10,7 @@ import { encryptSecret } from "../../src/core/crypto";
 import { createDatabase } from "../../src/core/db/client";
 import { memberships, orgs, type Role, users, wbConnections } from "../../src/core/db/schema";
 import { parseEnv } from "../../src/core/env";
+import { app } from "../../src/workers/all";
 
 /** The Worker under test: the default export of `src/workers/all.ts`, in this isolate. */
 const worker = (exports as unknown as { default: Fetcher }).default;
@@ -62,8 +64,11 @@ export async function addMember(orgId: string, role: Role): Promise<string> {
   return (await signAccessToken(config(), { userId, orgId, role })).token;
 }
 
-/** Calls the Worker under test (in-process, through its default export). */
-export function api(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<Response> {
+/** Init of a test request: a bearer `token` and a `json` body on top of `RequestInit`. */
+export type TestRequestInit = RequestInit & { token?: string; json?: unknown };
+
+/** A request to the Worker (base `https://edge.test`) with an optional bearer token and JSON body. */
+export function buildRequest(path: string, init: TestRequestInit = {}): Request {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   let body = init.body;
@@ -71,7 +76,35 @@ export function api(path: string, init: RequestInit & { token?: string; json?: u
     headers.set("Content-Type", "application/json");
     body = JSON.stringify(init.json);
   }
-  return worker.fetch(new Request(`https://edge.test${path}`, { ...init, headers, body }));
+  return new Request(`https://edge.test${path}`, { ...init, headers, body });
+}
+
+/** Calls the Worker under test (in-process, through its default export). */
+export function api(path: string, init: TestRequestInit = {}): Promise<Response> {
+  return worker.fetch(buildRequest(path, init));
+}
+
+const envs = new Map<string, Record<string, string>>();
+/** The test env with `overrides`, memoized by content (a stable object keeps `parseEnv` memoized). */
+export function envWith(overrides: Record<string, string>): Record<string, string> {
+  const key = JSON.stringify(Object.entries(overrides).sort());
+  let env = envs.get(key);
+  if (!env) {
+    env = { ...testEnv, ...overrides };
+    envs.set(key, env);
+  }
+  return env;
+}
+
+/**
+ * Calls the Worker module in this isolate with the test env plus `overrides` (a limit of 3,
+ * a dead Redis, `LOG_LEVEL: "info"`, …) and waits for its `waitUntil` work.
+ */
+export async function workerFetch(request: Request, overrides: Record<string, string> = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await app.fetch(request, envWith(overrides), ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 /** Request counters of a local-stack adapter (`/__stats`), for round-trip budgets. */

@@ -1,25 +1,8 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/workers/all";
-import { createTenant } from "./helpers";
+import { buildRequest, createTenant, type TestRequestInit, workerFetch } from "./helpers";
 
-/** Calls the Worker module in this isolate, so `console.log` of the request is observable. */
-async function api(path: string, init: { method?: string; token?: string; json?: unknown } = {}): Promise<Response> {
-  const headers = new Headers();
-  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
-  if (init.json !== undefined) headers.set("Content-Type", "application/json");
-  const request = new Request(`https://edge.test${path}`, {
-    method: init.method ?? "GET",
-    headers,
-    body: init.json === undefined ? undefined : JSON.stringify(init.json),
-  });
-  const ctx = createExecutionContext();
-  // The test stack logs at `warn`; request lines are `info`.
-  const res = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, LOG_LEVEL: "info" } as never, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
+/** Calls the Worker module in this isolate (so its `console.log` is observable) at log level `info`; the test stack logs at `warn`. */
+const api = (path: string, init: TestRequestInit = {}) => workerFetch(buildRequest(path, init), { LOG_LEVEL: "info" });
 
 /** Captures the JSON log lines the Worker writes during `run`. */
 async function captureLogs(run: () => Promise<unknown>): Promise<{ raw: string; lines: Record<string, unknown>[] }> {

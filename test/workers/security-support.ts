@@ -4,7 +4,6 @@
  * calls of the Worker with an overridden env, and seeding of tenant rows straight into the
  * local stack's database (never a mock).
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import type { Hono } from "hono";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { expect } from "vitest";
@@ -13,8 +12,9 @@ import { generateApiKey } from "../../src/core/auth/api-keys";
 import { issueRefreshToken } from "../../src/core/auth/refresh-tokens";
 import { type ApiKeyScope, apiKeys, deadLetters, jobs, orders, products, type Role, roles, stocks } from "../../src/core/db/schema";
 import { type AccessPolicy, accessOf } from "../../src/core/middleware";
-import worker from "../../src/workers/all";
-import { config, db, problem, type Tenant, testEnv } from "./helpers";
+import { buildRequest, config, db, problem, type Tenant, testEnv } from "./helpers";
+
+export { envWith, workerFetch } from "./helpers";
 
 /** One route of the router: method + path with every handler registered for it, in order. */
 export interface RouteEntry {
@@ -247,40 +247,8 @@ export async function expectProblem(res: Response, status: number, label: string
   expect(body.status, label).toBe(status);
 }
 
-/**
- * Calls the Worker's default export with the test env plus `overrides` (one env object per
- * distinct override set, so `parseEnv` re-parses once), and waits for its `waitUntil` work.
- */
-export async function workerFetch(request: Request, overrides: Record<string, string> = {}): Promise<Response> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(request, envWith(overrides) as never, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
-}
-
-const envs = new Map<string, Record<string, string>>();
-/** The test env with `overrides`, memoized by content (a stable object keeps `parseEnv` memoized). */
-export function envWith(overrides: Record<string, string>): Record<string, string> {
-  const key = JSON.stringify(Object.entries(overrides).sort());
-  let env = envs.get(key);
-  if (!env) {
-    env = { ...testEnv, ...overrides };
-    envs.set(key, env);
-  }
-  return env;
-}
-
-/** A request to the Worker (base `https://edge.test`) with an optional bearer token and JSON body. */
-export function request(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Request {
-  const headers = new Headers(init.headers);
-  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
-  let body = init.body;
-  if (init.json !== undefined) {
-    headers.set("Content-Type", "application/json");
-    body = JSON.stringify(init.json);
-  }
-  return new Request(`https://edge.test${path}`, { ...init, headers, body });
-}
+/** A request to the Worker; see `buildRequest` in helpers.ts. */
+export const request = buildRequest;
 
 /** Creates an API key of `orgId` with `scopes` straight in the database; returns the key and its id. */
 export async function seedApiKey(orgId: string, scopes: ApiKeyScope[], name = "seeded"): Promise<{ id: string; key: string }> {
