@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { api, createTenant, problem } from "./helpers";
+import { describe, expect, it, vi } from "vitest";
+import { api, buildRequest, createTenant, problem, workerFetch } from "./helpers";
 
 describe("platform", () => {
   it("answers /health with the request id header", async () => {
@@ -67,5 +67,30 @@ describe("POST /api/v1/auth/login", () => {
     expect(res.status).toBe(400);
     const body = await problem(res);
     expect(body.errors?.map((e) => e.path).sort()).toEqual(expect.arrayContaining(["email", "password"]));
+  });
+});
+
+describe("unexpected failures", () => {
+  it("answers 500 problem+json with the request id and no internals when Postgres is unreachable", async () => {
+    const tenant = await createTenant({ role: "analyst" });
+    const res = await workerFetch(buildRequest("/api/v1/warehouses", { token: tenant.token }), {
+      NEON_FETCH_ENDPOINT: "http://127.0.0.1:9/sql",
+    });
+    expect(res.status).toBe(500);
+    const body = await problem(res);
+    expect(body).toMatchObject({ status: 500, title: "Internal Server Error", instance: "/api/v1/warehouses" });
+    expect(body.requestId).toBe(res.headers.get("X-Request-Id"));
+    expect(body.detail).toBeUndefined();
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|fetch|neon|stack|at /i);
+  });
+
+  it("fails loudly, naming the variable, when the env is incomplete", async () => {
+    const log = vi.spyOn(console, "log");
+    const res = await workerFetch(buildRequest("/health"), { ENCRYPTION_KEY: "too-short" });
+    const logged = log.mock.calls.map((args) => args.join(" ")).join("\n");
+    log.mockRestore();
+    expect(res.status).toBe(500);
+    expect(logged).toContain("Invalid environment: ENCRYPTION_KEY: must be base64 of 32 bytes");
+    expect(JSON.stringify(await problem(res))).not.toContain("ENCRYPTION_KEY");
   });
 });
