@@ -27,7 +27,11 @@ async function main() {
   const crons = ["*/30 * * * *", "*/5 * * * *"].map(
     (cron) => new Cron(cron, () => void fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron)}`).catch(() => undefined)),
   );
+  let stopping = false;
   const stop = async (code: number) => {
+    // Ctrl-C reaches wrangler too; its exit must not start a second shutdown.
+    if (stopping) return;
+    stopping = true;
     for (const c of crons) c.stop();
     console.log("\nstopping…");
     await local.stop();
