@@ -75,6 +75,22 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   /** Writes (non-GET) per minute per identity. */
   RATE_LIMIT_WRITE_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /**
+   * Per-group overrides of the defaults above, JSON `{"<group>-<policy>": perMinute}`, e.g.
+   * `{"dashboard-read": 300, "jobs-write": 10, "auth-login": 5}`. Groups: dashboard, auth, jobs.
+   */
+  RATE_LIMIT_OVERRIDES: z
+    .string()
+    .default("{}")
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(/^(dashboard|auth|jobs)-[a-z]+$/), z.number().int().min(1))),
   /** Requests per minute per IP on login. */
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   /** Failed logins of one account before it is locked, and the lock (and counting window) in seconds. */

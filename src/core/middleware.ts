@@ -10,7 +10,7 @@ import { cacheKeySuffix, cacheLookup, cacheStore, normalizeQuery } from "./cache
 import type { ApiKeyScope, Role } from "./db/schema";
 import type { AppConfig } from "./env";
 import { ApiError } from "./errors";
-import { assertWithinLimit, checkRateLimit, type RateLimitOutcome, type RateLimitPolicy } from "./rate-limit";
+import { assertWithinLimit, checkRateLimit, groupPolicy, type RateLimitOutcome, type RateLimitPolicy, type RouteGroup } from "./rate-limit";
 
 type AuthedEnv = AppEnv & { Variables: { auth: AuthContext } };
 
@@ -101,14 +101,11 @@ export const publicRoute = () =>
     }),
   );
 
-/** Read policy: `RATE_LIMIT_PER_MINUTE` per identity. */
-export const apiPolicy = (config: AppConfig): RateLimitPolicy => ({ name: "api", limit: config.RATE_LIMIT_PER_MINUTE, windowSeconds: 60 });
-/** Write policy: `RATE_LIMIT_WRITE_PER_MINUTE` per identity. */
-export const writePolicy = (config: AppConfig): RateLimitPolicy => ({
-  name: "write",
-  limit: config.RATE_LIMIT_WRITE_PER_MINUTE,
-  windowSeconds: 60,
-});
+/** Read policy of `group`: `RATE_LIMIT_PER_MINUTE` per identity (or its override `<group>-read`). */
+export const readPolicy = (config: AppConfig, group: RouteGroup) => groupPolicy(config, group, "read", config.RATE_LIMIT_PER_MINUTE);
+/** Write policy of `group`: `RATE_LIMIT_WRITE_PER_MINUTE` per identity (or its override `<group>-write`). */
+export const writePolicy = (config: AppConfig, group: RouteGroup) =>
+  groupPolicy(config, group, "write", config.RATE_LIMIT_WRITE_PER_MINUTE);
 
 /** The identity a limit counts against: the user or API key, else the client IP. */
 export function rateLimitIdentity(c: {
@@ -147,14 +144,15 @@ function enforce(
 }
 
 /**
- * Rate limits the request under `policy` (default: reads → the API policy, other methods →
- * the write policy). Writes (and auth, via `failClosed: true`) fail closed in production.
+ * Rate limits the request under a policy of `group` (default: reads → `<group>-read`, other
+ * methods → `<group>-write`; or `options.policy`). Writes (and auth, via `failClosed: true`)
+ * fail closed in production.
  */
-export const rateLimit = (options: { policy?: (config: AppConfig) => RateLimitPolicy; failClosed?: boolean } = {}) =>
+export const rateLimit = (group: RouteGroup, options: { policy?: (config: AppConfig) => RateLimitPolicy; failClosed?: boolean } = {}) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const { redis, config } = c.var.services;
     const isRead = c.req.method === "GET" || c.req.method === "HEAD";
-    const policy = (options.policy ?? (isRead ? apiPolicy : writePolicy))(config);
+    const policy = options.policy ? options.policy(config) : isRead ? readPolicy(config, group) : writePolicy(config, group);
     const outcome = await checkRateLimit(redis, policy, rateLimitIdentity(c));
     enforce(c, outcome, options.failClosed ?? !isRead);
     await next();
@@ -168,7 +166,7 @@ export const rateLimit = (options: { policy?: (config: AppConfig) => RateLimitPo
  * `Cache-Control: private, max-age=N`. Put it after `requireAuth` and before validation:
  * only valid answers are ever stored, so a hit implies a valid query.
  */
-export const cachedRead = (route: string, ttlSeconds: number) =>
+export const cachedRead = (group: RouteGroup, route: string, ttlSeconds: number) =>
   createMiddleware<AuthedEnv>(async (c, next) => {
     const { redis, config } = c.var.services;
     const auth = c.var.auth;
@@ -179,7 +177,7 @@ export const cachedRead = (route: string, ttlSeconds: number) =>
     const moscowDay = new Date(Date.now() + 3 * 3600_000).toISOString().slice(0, 10);
     const suffix = await cacheKeySuffix(route, `${moscowDay}:${url.pathname}?${normalizeQuery(url.searchParams)}`);
     const [outcome, lookup] = await Promise.all([
-      checkRateLimit(redis, apiPolicy(config), rateLimitIdentity(c)),
+      checkRateLimit(redis, readPolicy(config, group), rateLimitIdentity(c)),
       cacheLookup(redis, auth.orgId, suffix),
     ]);
     enforce(c, outcome, false);

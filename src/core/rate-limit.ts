@@ -10,6 +10,7 @@
  * @see https://upstash.com/docs/redis/sdks/ratelimit-ts/overview
  */
 import { Ratelimit } from "@upstash/ratelimit";
+import type { AppConfig } from "./env";
 import { ApiError } from "./errors";
 import type { Redis } from "./redis";
 
@@ -18,6 +19,24 @@ export interface RateLimitPolicy {
   name: string;
   limit: number;
   windowSeconds: number;
+}
+
+/** Route groups: each is its own Worker in production and has its own rate-limit buckets. */
+export type RouteGroup = "dashboard" | "auth" | "jobs";
+
+/**
+ * The policy `<group>-<kind>` allowing `defaultPerMinute` per identity per minute, unless
+ * `RATE_LIMIT_OVERRIDES` sets that name. Buckets are per policy name, so one group's
+ * traffic never spends another group's allowance.
+ */
+export function groupPolicy(
+  config: Pick<AppConfig, "RATE_LIMIT_OVERRIDES">,
+  group: RouteGroup,
+  kind: string,
+  defaultPerMinute: number,
+): RateLimitPolicy {
+  const name = `${group}-${kind}`;
+  return { name, limit: config.RATE_LIMIT_OVERRIDES[name] ?? defaultPerMinute, windowSeconds: 60 };
 }
 
 const ephemeralCache = new Map<string, number>();

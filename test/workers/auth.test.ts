@@ -266,7 +266,7 @@ describe("POST /api/v1/auth/login", () => {
     expect(allowed.length).toBeGreaterThanOrEqual(limit);
     for (const res of allowed) {
       expect(res.status).toBe(401);
-      expect(res.headers.get("RateLimit-Policy")).toBe(`"login";q=${limit};w=60`);
+      expect(res.headers.get("RateLimit-Policy")).toBe(`"auth-login";q=${limit};w=60`);
     }
     expect(limited?.status).toBe(429);
     expect(Number(limited?.headers.get("Retry-After"))).toBeGreaterThan(0);

@@ -169,6 +169,23 @@ describe("body limit", () => {
 });
 
 describe("rate limit", () => {
+  it("keeps one bucket per route group and applies RATE_LIMIT_OVERRIDES per group", async () => {
+    const tenant = await createTenant({ role: "analyst" });
+    const overrides = { RATE_LIMIT_OVERRIDES: JSON.stringify({ "jobs-read": 2 }) };
+    const jobs: number[] = [];
+    for (let i = 0; i < 3; i++) jobs.push((await workerFetch(request("/api/v1/sync/status", { token: tenant.token }), overrides)).status);
+    expect(jobs).toEqual([200, 200, 429]);
+    // The same user's dashboard reads draw on the dashboard bucket, at the default limit.
+    const dashboard = await workerFetch(request("/api/v1/warehouses", { token: tenant.token }), overrides);
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.headers.get("RateLimit-Policy")).toBe('"dashboard-read";q=120;w=60');
+  });
+
+  it("refuses a malformed RATE_LIMIT_OVERRIDES loudly", async () => {
+    const res = await workerFetch(request("/health"), { RATE_LIMIT_OVERRIDES: '{"everything": 5}' });
+    expect(res.status).toBe(500);
+  });
+
   it("answers 429 problem+json with Retry-After, RateLimit and RateLimit-Policy once the limit is used up", async () => {
     const tenant = await createTenant({ role: "analyst" });
     const statuses: number[] = [];
@@ -177,8 +194,8 @@ describe("rate limit", () => {
       last = await workerFetch(request("/api/v1/sync/status", { token: tenant.token }), { RATE_LIMIT_PER_MINUTE: "3" });
       statuses.push(last.status);
       if (i < 3) {
-        expect(last.headers.get("RateLimit-Policy")).toBe('"api";q=3;w=60');
-        expect(last.headers.get("RateLimit")).toMatch(new RegExp(`^"api";r=${2 - i};t=\\d+$`));
+        expect(last.headers.get("RateLimit-Policy")).toBe('"jobs-read";q=3;w=60');
+        expect(last.headers.get("RateLimit")).toMatch(new RegExp(`^"jobs-read";r=${2 - i};t=\\d+$`));
       }
     }
     expect(statuses).toEqual([200, 200, 200, 429]);
@@ -186,8 +203,8 @@ describe("rate limit", () => {
     await expectProblem(last, 429, "over the limit");
     expect(Number(last.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
     expect(Number(last.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
-    expect(last.headers.get("RateLimit")).toMatch(/^"api";r=0;t=\d+$/);
-    expect(last.headers.get("RateLimit-Policy")).toBe('"api";q=3;w=60');
+    expect(last.headers.get("RateLimit")).toMatch(/^"jobs-read";r=0;t=\d+$/);
+    expect(last.headers.get("RateLimit-Policy")).toBe('"jobs-read";q=3;w=60');
   });
 
   it("limits cached dashboard reads too (the limit is checked before the cache answers)", async () => {

@@ -18,7 +18,7 @@ import { apiKeyManagers, type CreatedApiKey, createApiKeyBody, isoTime } from ".
 export const createApiKey = new Hono<AppEnv>().post(
   "/api-keys",
   access({ roles: apiKeyManagers }),
-  rateLimit(),
+  rateLimit("auth"),
   strictQuery(),
   validate("json", createApiKeyBody),
   async (c) => {

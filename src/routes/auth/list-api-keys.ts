@@ -12,26 +12,32 @@ import { access, rateLimit } from "../../core/middleware";
 import { strictQuery } from "../../core/validation";
 import { type ApiKeyList, apiKeyManagers, isoTime } from "./schemas";
 
-export const listApiKeys = new Hono<AppEnv>().get("/api-keys", access({ roles: apiKeyManagers }), rateLimit(), strictQuery(), async (c) => {
-  const { db } = c.var.services;
-  const rows = await db
-    .select({
-      id: apiKeys.id,
-      name: apiKeys.name,
-      prefix: apiKeys.prefix,
-      scopes: apiKeys.scopes,
-      createdAt: apiKeys.createdAt,
-      lastUsedAt: apiKeys.lastUsedAt,
-      revokedAt: apiKeys.revokedAt,
-    })
-    .from(apiKeys)
-    .where(eq(apiKeys.orgId, c.var.auth.orgId))
-    .orderBy(desc(apiKeys.createdAt));
-  const items = rows.map((r) => ({
-    ...r,
-    createdAt: isoTime(r.createdAt),
-    lastUsedAt: isoTime(r.lastUsedAt),
-    revokedAt: isoTime(r.revokedAt),
-  }));
-  return c.json({ items } satisfies ApiKeyList);
-});
+export const listApiKeys = new Hono<AppEnv>().get(
+  "/api-keys",
+  access({ roles: apiKeyManagers }),
+  rateLimit("auth"),
+  strictQuery(),
+  async (c) => {
+    const { db } = c.var.services;
+    const rows = await db
+      .select({
+        id: apiKeys.id,
+        name: apiKeys.name,
+        prefix: apiKeys.prefix,
+        scopes: apiKeys.scopes,
+        createdAt: apiKeys.createdAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+        revokedAt: apiKeys.revokedAt,
+      })
+      .from(apiKeys)
+      .where(eq(apiKeys.orgId, c.var.auth.orgId))
+      .orderBy(desc(apiKeys.createdAt));
+    const items = rows.map((r) => ({
+      ...r,
+      createdAt: isoTime(r.createdAt),
+      lastUsedAt: isoTime(r.lastUsedAt),
+      revokedAt: isoTime(r.revokedAt),
+    }));
+    return c.json({ items } satisfies ApiKeyList);
+  },
+);

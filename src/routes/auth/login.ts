@@ -51,7 +51,7 @@ async function countAttempt(c: Context<AppEnv>, email: string): Promise<LoginAtt
 export const login = new Hono<AppEnv>().post(
   "/login",
   publicRoute(),
-  rateLimit({ policy: loginPolicy, failClosed: true }),
+  rateLimit("auth", { policy: loginPolicy, failClosed: true }),
   strictQuery(),
   validate("json", loginBody),
   async (c) => {

@@ -17,7 +17,7 @@ import { logoutBody } from "./schemas";
 export const logout = new Hono<AppEnv>().post(
   "/logout",
   publicRoute(),
-  rateLimit({ policy: authPolicy, failClosed: true }),
+  rateLimit("auth", { policy: authPolicy, failClosed: true }),
   strictQuery(),
   validate("json", logoutBody),
   async (c) => {

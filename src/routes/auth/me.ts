@@ -14,7 +14,7 @@ import { access, rateLimit } from "../../core/middleware";
 import { strictQuery } from "../../core/validation";
 import { type MeResponse, memberRoles } from "./schemas";
 
-export const me = new Hono<AppEnv>().get("/me", access({ roles: memberRoles }), rateLimit(), strictQuery(), async (c) => {
+export const me = new Hono<AppEnv>().get("/me", access({ roles: memberRoles }), rateLimit("auth"), strictQuery(), async (c) => {
   const auth = c.var.auth;
   if (auth.kind !== "user") throw new ApiError("FORBIDDEN", { detail: "This operation needs a user access token." });
   const { db } = c.var.services;

@@ -4,18 +4,10 @@
  * open unlimited password or token guessing.
  */
 import type { AppConfig } from "../../core/env";
-import type { RateLimitPolicy } from "../../core/rate-limit";
+import { groupPolicy, type RateLimitPolicy } from "../../core/rate-limit";
 
-/** `login`: `LOGIN_RATE_LIMIT_PER_MINUTE` attempts per IP per minute. */
-export const loginPolicy = (config: AppConfig): RateLimitPolicy => ({
-  name: "login",
-  limit: config.LOGIN_RATE_LIMIT_PER_MINUTE,
-  windowSeconds: 60,
-});
+/** `auth-login`: `LOGIN_RATE_LIMIT_PER_MINUTE` attempts per IP per minute. */
+export const loginPolicy = (config: AppConfig): RateLimitPolicy => groupPolicy(config, "auth", "login", config.LOGIN_RATE_LIMIT_PER_MINUTE);
 
-/** `auth`: registration, refresh and logout, `RATE_LIMIT_WRITE_PER_MINUTE` per IP per minute. */
-export const authPolicy = (config: AppConfig): RateLimitPolicy => ({
-  name: "auth",
-  limit: config.RATE_LIMIT_WRITE_PER_MINUTE,
-  windowSeconds: 60,
-});
+/** `auth-tokens`: registration, refresh and logout, `RATE_LIMIT_WRITE_PER_MINUTE` per IP per minute. */
+export const authPolicy = (config: AppConfig): RateLimitPolicy => groupPolicy(config, "auth", "tokens", config.RATE_LIMIT_WRITE_PER_MINUTE);

@@ -21,7 +21,7 @@ import { refreshBody, type TokenResponse } from "./schemas";
 export const refresh = new Hono<AppEnv>().post(
   "/refresh",
   publicRoute(),
-  rateLimit({ policy: authPolicy, failClosed: true }),
+  rateLimit("auth", { policy: authPolicy, failClosed: true }),
   strictQuery(),
   validate("json", refreshBody),
   async (c) => {

@@ -33,7 +33,7 @@ function sqlState(err: unknown): { code: string; constraint: string | undefined 
 export const register = new Hono<AppEnv>().post(
   "/register",
   requireAdminToken(),
-  rateLimit({ policy: authPolicy, failClosed: true }),
+  rateLimit("auth", { policy: authPolicy, failClosed: true }),
   strictQuery(),
   validate("json", registerBody),
   async (c) => {

@@ -17,7 +17,7 @@ import { apiKeyIdParam, apiKeyManagers } from "./schemas";
 export const revokeApiKey = new Hono<AppEnv>().delete(
   "/api-keys/:id",
   access({ roles: apiKeyManagers }),
-  rateLimit(),
+  rateLimit("auth"),
   strictQuery(),
   emptyBody(),
   validate("param", apiKeyIdParam),

@@ -29,7 +29,7 @@ const events = [
 export const analyticsDailyTrends = new Hono<AppEnv>().get(
   "/analytics/daily-trends",
   requireDashboardReader(),
-  cachedRead("analytics-daily-trends", cacheTtl.analytics),
+  cachedRead("dashboard", "analytics-daily-trends", cacheTtl.analytics),
   validate("query", dailyTrendsQuery),
   async (c) => {
     const { period, format } = c.req.valid("query");

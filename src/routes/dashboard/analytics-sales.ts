@@ -19,7 +19,7 @@ import { periodQuery, type SalesAnalytics } from "./schemas";
 export const analyticsSales = new Hono<AppEnv>().get(
   "/analytics/sales",
   requireDashboardReader(),
-  cachedRead("analytics-sales", cacheTtl.analytics),
+  cachedRead("dashboard", "analytics-sales", cacheTtl.analytics),
   validate("query", periodQuery),
   async (c) => {
     const { period } = c.req.valid("query");

@@ -30,7 +30,7 @@ const card = (current: RollupFigures, previous: RollupFigures, count: keyof Roll
 export const analyticsSummary = new Hono<AppEnv>().get(
   "/analytics/summary",
   requireDashboardReader(),
-  cachedRead("analytics-summary", cacheTtl.analytics),
+  cachedRead("dashboard", "analytics-summary", cacheTtl.analytics),
   validate("query", periodQuery),
   async (c) => {
     const { period } = c.req.valid("query");

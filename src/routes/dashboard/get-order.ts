@@ -27,7 +27,7 @@ import { compareSizes } from "./sizes";
 export const getOrder = new Hono<AppEnv>().get(
   "/orders/:srid",
   requireDashboardReader(),
-  cachedRead("orders-detail", cacheTtl.orders),
+  cachedRead("dashboard", "orders-detail", cacheTtl.orders),
   validate("param", orderParams),
   async (c) => {
     const { srid } = c.req.valid("param");

@@ -19,7 +19,7 @@ import { compareSizes } from "./sizes";
 export const listSizes = new Hono<AppEnv>().get(
   "/sizes",
   requireDashboardReader(),
-  cachedRead("sizes", cacheTtl.reference),
+  cachedRead("dashboard", "sizes", cacheTtl.reference),
   validate("query", noQuery),
   async (c) => {
     const { orgId } = c.var.auth;

@@ -43,7 +43,7 @@ function matchesSearch(db: Database, orgId: string, q: string): SQL | undefined 
 export const listStocks = new Hono<AppEnv>().get(
   "/stocks",
   requireDashboardReader(),
-  cachedRead("stocks", cacheTtl.stocks),
+  cachedRead("dashboard", "stocks", cacheTtl.stocks),
   validate("query", stocksQuery),
   async (c) => {
     const { warehouses, sizes, q, limit, offset } = c.req.valid("query");

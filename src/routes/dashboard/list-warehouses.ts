@@ -20,7 +20,7 @@ import { noQuery, type WarehouseList } from "./schemas";
 export const listWarehouses = new Hono<AppEnv>().get(
   "/warehouses",
   requireDashboardReader(),
-  cachedRead("warehouses", cacheTtl.reference),
+  cachedRead("dashboard", "warehouses", cacheTtl.reference),
   validate("query", noQuery),
   async (c) => {
     const { orgId } = c.var.auth;

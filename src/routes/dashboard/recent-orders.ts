@@ -23,7 +23,7 @@ import { type RecentOrders, recentOrdersQuery } from "./schemas";
 export const recentOrders = new Hono<AppEnv>().get(
   "/orders/recent",
   requireDashboardReader(),
-  cachedRead("orders-recent", cacheTtl.orders),
+  cachedRead("dashboard", "orders-recent", cacheTtl.orders),
   validate("query", recentOrdersQuery),
   async (c) => {
     const { status, limit, offset } = c.req.valid("query");

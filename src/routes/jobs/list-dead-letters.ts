@@ -29,7 +29,7 @@ export function toDeadLetterView(row: typeof deadLetters.$inferSelect): DeadLett
 export const listDeadLetters = new Hono<AppEnv>().get(
   "/",
   requireAuth("owner", "admin"),
-  rateLimit(),
+  rateLimit("jobs"),
   validate("query", deadLettersQuery),
   async (c) => {
     const { limit } = c.req.valid("query");

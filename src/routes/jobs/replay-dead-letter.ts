@@ -25,7 +25,7 @@ const refusals: Record<Exclude<ReplayRefusal, "not-found">, string> = {
 export const replayDeadLetterRoute = new Hono<AppEnv>().post(
   "/:id/replay",
   requireAuth("owner", "admin"),
-  rateLimit(),
+  rateLimit("jobs"),
   validate("param", deadLetterParams),
   strictQuery(),
   emptyBody(),

@@ -21,7 +21,7 @@ import type { StartSyncResponse } from "./schemas";
 export const startSync = new Hono<AppEnv>().post(
   "/wildberries",
   access({ roles: ["owner", "admin"], scopes: ["sync:write"] }),
-  rateLimit(),
+  rateLimit("jobs"),
   strictQuery(),
   emptyBody(),
   async (c) => {

@@ -30,7 +30,7 @@ export function toJobView(job: typeof jobs.$inferSelect): JobView {
 export const syncStatus = new Hono<AppEnv>().get(
   "/status",
   access({ roles: ["owner", "admin", "analyst"], scopes: ["sync:read"] }),
-  rateLimit(),
+  rateLimit("jobs"),
   async (c) => {
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
