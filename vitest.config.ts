@@ -8,6 +8,8 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
+    // Logs of passing tests are noise; a failing test shows its own (`--silent=false` shows all).
+    silent: "passed-only",
     projects: [
       {
         test: {

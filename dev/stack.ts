@@ -7,6 +7,7 @@
  * Used by `npm run dev` (`scripts/dev.ts`), the test global setup and the benchmark.
  */
 import { randomBytes } from "node:crypto";
+import { startDocsAssets } from "./docs-assets";
 import { type NeonHttpHandle, startNeonHttp } from "./neon-http";
 import { startQStash } from "./qstash";
 import { type RedisRestHandle, startRedisRest } from "./redis-rest";
@@ -34,7 +35,7 @@ export interface LocalStackOptions {
   /** Keys to reuse (dev keeps them across restarts, so stored ciphertexts stay readable); absent → random. */
   secrets?: Partial<LocalStackSecrets>;
   /** Fixed ports (dev): 0 or absent picks free ones. */
-  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number };
+  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number; docs?: number };
 }
 
 /** The keys a stack is started with. */
@@ -88,6 +89,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     retryDelayFactor: opts.qstashRetryDelayFactor ?? 1,
     port: opts.ports?.qstash,
   });
+  const docs = await startDocsAssets(opts.ports?.docs);
   const wb = await startWbStatisticsDouble({
     tokens: opts.wb?.tokens ?? {},
     rowLimit: opts.wb?.rowLimit,
@@ -111,6 +113,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     WB_STATISTICS_API_URL: wb.url,
     CORS_ORIGINS: "http://localhost:5173",
     ADMIN_REGISTRATION_TOKEN: keys.adminRegistrationToken,
+    DOCS_SCRIPT_URL: docs.scriptUrl,
   };
   return {
     env,
@@ -120,7 +123,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     wb,
     engine,
     async close() {
-      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close()]);
+      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close(), docs.close()]);
       await engine.close();
     },
   };

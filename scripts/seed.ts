@@ -10,7 +10,7 @@ import { createDatabase } from "../src/core/db/client";
 import { memberships, orgs, users, wbConnections } from "../src/core/db/schema";
 
 /** The demo login printed by `npm run dev`. */
-export const DEMO_USER = { email: "demo@seller-edge.dev", password: "demo-password-2026" } as const;
+export const DEMO_USER = { email: "demo@seller-edge.dev", password: "amber-kestrel-orchard-2026" } as const;
 
 /** Creates (or finds) the demo org and returns its id. */
 export async function seedDemo(

@@ -1,7 +1,7 @@
 /**
  * Deterministic generator of a realistic Wildberries seller data set: products with size grids and
  * EAN-13 barcodes, orders, sales (buyouts, returns, a few other operations) and stocks, in the exact
- * row formats of the statistics API (see `./types.ts`).
+ * row formats of the statistics API (see `src/integrations/wildberries/types.ts`).
  *
  * How the data set is built:
  * - a *plan* is drawn from the seed and the anchor's Moscow calendar day only: every order over the
@@ -19,7 +19,7 @@
  *
  * @see https://dev.wildberries.ru/openapi/reports (statistics API: orders, sales, stocks)
  */
-import type { WbDateTime, WbOrder, WbSale, WbStock, WbWarehouseType } from "./types";
+import type { WbDateTime, WbOrder, WbSale, WbStock, WbWarehouseType } from "../../src/integrations/wildberries/types";
 
 /** Options of {@link generateWbDataset}. */
 export interface WbDatasetOptions {

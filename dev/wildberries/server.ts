@@ -45,8 +45,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import type { WbErrorBody, WbOrder, WbSale, WbStatisticsPath, WbStock } from "../../src/integrations/wildberries/types";
 import { fromWbDateTime, generateWbDataset, type WbDataset, type WbDatasetOptions } from "./dataset";
-import type { WbErrorBody, WbOrder, WbSale, WbStatisticsPath, WbStock } from "./types";
 
 /** Token bucket: `requests` at once, refilled evenly over `perMs` milliseconds. */
 export interface WbRateLimit {

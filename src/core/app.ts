@@ -1,11 +1,13 @@
 /**
- * The app factory: every Worker entry is `createApp(name)` plus its route groups, so
- * each group behaves the same. Middleware order, per the design:
- * request id → env + services → structured log line → secure headers → CORS →
- * body limit → (per route) auth → rate limit → validation → handler; errors become
- * problem+json in `onError`, unknown paths 404 and known paths with another method 405.
+ * The app factory: every Worker is `createApp(name, groups)`, so each behaves the same.
+ * Middleware order, per the design: request id → services → structured log line → secure
+ * headers → CORS → body limit → (per route) guard: auth, rate limit, cache → validation →
+ * handler; errors become problem+json in `onError`, unknown paths 404, and known paths with
+ * another method 405 with `Allow`. Each Worker also serves the platform routes: `/health`,
+ * `/ready`, `/openapi.json` (its own groups' contract) and `/docs`.
  */
-import { type Context, Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -13,33 +15,13 @@ import { PatternRouter } from "hono/router/pattern-router";
 import { secureHeaders } from "hono/secure-headers";
 import { Toucan } from "toucan-js";
 import type { AuthContext } from "./auth/jwt";
-import { createDatabase, type Database } from "./db/client";
-import { type AppConfig, type Env, parseEnv } from "./env";
+import { type AppEnv, buildServices, type Services } from "./context";
 import { ApiError, toApiError, toProblem } from "./errors";
-import { createLogger, type Logger } from "./logger";
-import { publicRoute } from "./middleware";
-import { createQueue, type QueueClient } from "./queue";
-import { createRedis, type Redis } from "./redis";
-
-/** Per-request services, built once in the services middleware. */
-export interface Services {
-  config: AppConfig;
-  db: Database;
-  redis: Redis;
-  queue: QueueClient;
-  logger: Logger;
-}
-
-/** The one Hono environment type of every route. */
-export type AppEnv = {
-  Bindings: Env;
-  Variables: {
-    requestId: string;
-    services: Services;
-    /** Set by `requireAuth`; absent on public routes. */
-    auth: AuthContext | undefined;
-  };
-};
+import { createLogger } from "./logger";
+import { registerSecuritySchemes } from "./openapi";
+import { platformRoutes } from "./platform";
+import type { RouteGroup } from "./route";
+import { validationHook } from "./validation";
 
 /** Request body cap in bytes (413 above it). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -53,7 +35,7 @@ function subjectOf(auth: AuthContext | undefined): string | undefined {
   return auth.kind === "user" ? `user:${auth.userId}` : `key:${auth.keyId}`;
 }
 
-/** Renders an error as RFC 9457 problem+json and reports unexpected ones. */
+/** Renders an error as RFC 9457 problem+json. */
 export function problemResponse(c: Context<AppEnv>, err: unknown): Response {
   const apiError = toApiError(err);
   const id = c.get("requestId") ?? "unknown";
@@ -62,9 +44,40 @@ export function problemResponse(c: Context<AppEnv>, err: unknown): Response {
   return c.body(JSON.stringify(problem), apiError.status, { "Content-Type": "application/problem+json" });
 }
 
-/** Creates a Worker app named `name` (used in logs, health and Sentry). */
-export function createApp(name: string): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/** Secure headers of the API: nothing may be framed, scripted or embedded. */
+const apiHeaders = secureHeaders({
+  strictTransportSecurity: "max-age=63072000; includeSubDomains; preload",
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  crossOriginResourcePolicy: "same-site",
+});
+
+/** Secure headers of `/docs`, an HTML page that runs the Scalar script from `DOCS_SCRIPT_URL`. */
+const docsHeaders = (scriptOrigin: string) =>
+  secureHeaders({
+    strictTransportSecurity: "max-age=63072000; includeSubDomains; preload",
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+    crossOriginResourcePolicy: "same-site",
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'", "'unsafe-inline'", scriptOrigin],
+      styleSrc: ["'self'", "'unsafe-inline'", scriptOrigin],
+      fontSrc: ["'self'", "data:", scriptOrigin],
+      imgSrc: ["'self'", "data:"],
+      connectSrc: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  });
+
+/**
+ * Creates the Worker app `name` (used in logs, health and Sentry) serving `groups`.
+ * @throws Error at the first request when `RATE_LIMIT_OVERRIDES` names a policy no group has.
+ */
+export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const policyNames = new Set(groups.flatMap((g) => Object.keys(g.rateLimits).map((p) => `${g.name}-${p}`)));
 
   app.use(
     requestId({
@@ -77,19 +90,14 @@ export function createApp(name: string): Hono<AppEnv> {
     const incoming = c.req.header("X-Request-Id");
     if (incoming && !requestIdPattern.test(incoming)) c.set("requestId", crypto.randomUUID());
     c.header("X-Request-Id", c.get("requestId"));
-    const config = parseEnv(c.env);
-    const logger = createLogger({ service: name, requestId: c.get("requestId") }, config.LOG_LEVEL);
-    c.set("services", {
-      config,
-      logger,
-      db: createDatabase(config),
-      redis: createRedis(config),
-      queue: createQueue(config),
-    });
+    const services = buildServices(c.env, { service: name, requestId: c.get("requestId") });
+    const unknown = Object.keys(services.config.RATE_LIMIT_OVERRIDES).filter((p) => !policyNames.has(p) && !p.startsWith("platform-"));
+    if (unknown.length > 0) throw new Error(`Invalid environment: RATE_LIMIT_OVERRIDES: no such policy: ${unknown.join(", ")}`);
+    c.set("services", services);
     const started = performance.now();
     await next();
     c.header("X-Request-Id", c.get("requestId"));
-    logger.info("request", {
+    services.logger.info("request", {
       method: c.req.method,
       route: c.req.routePath,
       path: new URL(c.req.url).pathname,
@@ -99,14 +107,8 @@ export function createApp(name: string): Hono<AppEnv> {
       subject: subjectOf(c.get("auth")),
     });
   });
-  app.use(
-    secureHeaders({
-      strictTransportSecurity: "max-age=63072000; includeSubDomains; preload",
-      xFrameOptions: "DENY",
-      referrerPolicy: "no-referrer",
-      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-      crossOriginResourcePolicy: "same-site",
-    }),
+  app.use(async (c, next) =>
+    c.req.path === "/docs" ? docsHeaders(new URL(c.var.services.config.DOCS_SCRIPT_URL).origin)(c, next) : apiHeaders(c, next),
   );
   app.use(async (c, next) => {
     const allowed = c.var.services.config.CORS_ORIGINS;
@@ -128,18 +130,20 @@ export function createApp(name: string): Hono<AppEnv> {
     }),
   );
 
-  app.get("/health", publicRoute(), (c) => c.json({ status: "ok", service: name, release: c.var.services.config.RELEASE }));
-  app.get("/ready", publicRoute(), async (c) => {
-    const { db, redis } = c.var.services;
-    const checks = await Promise.allSettled([db.execute("select 1"), redis.ping()]);
-    const [postgres, cache] = checks.map((r) => (r.status === "fulfilled" ? "ok" : "down"));
-    const ready = postgres === "ok" && cache === "ok";
-    return c.json({ status: ready ? "ready" : "degraded", postgres, redis: cache }, ready ? 200 : 503);
-  });
+  registerSecuritySchemes(app);
+  app.route(
+    "/",
+    platformRoutes(name, () => app),
+  );
+  for (const group of groups) app.route("/", group.routes);
 
   app.notFound((c) => {
-    const allowed = allowedMethods(app, new URL(c.req.url).pathname);
-    if (allowed.length > 0) {
+    const path = new URL(c.req.url).pathname;
+    // The method-matching router is looser than the app's (it accepts a trailing slash, which no
+    // route has): only a path the app routes exactly can be a 405.
+    const allowed = path.length > 1 && path.endsWith("/") ? [] : allowedMethods(app, path);
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    if (allowed.length > 0 && !allowed.includes(method)) {
       c.header("Allow", allowed.join(", "));
       return problemResponse(c, new ApiError("METHOD_NOT_ALLOWED", { detail: `Use ${allowed.join(", ")}.` }));
     }
@@ -176,10 +180,10 @@ export function createApp(name: string): Hono<AppEnv> {
   return app;
 }
 
-const methodRouters = new WeakMap<Hono<AppEnv>, { size: number; router: PatternRouter<string> }>();
+const methodRouters = new WeakMap<OpenAPIHono<AppEnv>, { size: number; router: PatternRouter<string> }>();
 
 /** Methods routed for `path`, for 405 answers (middleware-only entries ignored). */
-function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
+function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
   let cached = methodRouters.get(app);
   if (!cached || cached.size !== app.routes.length) {
     const router = new PatternRouter<string>();

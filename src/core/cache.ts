@@ -12,9 +12,6 @@
 import { sha256Hex } from "./crypto";
 import type { Redis } from "./redis";
 
-/** TTLs in seconds, per the design: stocks 5 min, analytics 15 min, warehouses and sizes 1 h. */
-export const cacheTtl = { stocks: 300, analytics: 900, orders: 300, reference: 3600 } as const;
-
 const versionKey = (orgId: string) => `org:${orgId}:cache-version`;
 
 // KEYS[1] = version key; ARGV[1] = key prefix up to "v"; ARGV[2] = rest of the key.

@@ -26,6 +26,20 @@ const aes256Key = z.string().refine((s) => {
   }
 }, "must be base64 of 32 bytes");
 
+/** A JSON text, parsed; then checked by `schema`. "must be JSON" when it does not parse. */
+const jsonText = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
 /** One HMAC signing key of the JWT key set; `kid` goes into the token header. */
 const jwtKey = z.object({ kid: z.string().min(1), secret: z.string().min(32) });
 
@@ -49,17 +63,7 @@ export const envSchema = z.object({
    * JWT key set as JSON: `[{"kid":"2026-11","secret":"..."}]`. The first key signs;
    * every key verifies, so a retired key keeps working through its grace window.
    */
-  JWT_KEYS: z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: "must be JSON" });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(jwtKey).min(1)),
+  JWT_KEYS: jsonText(z.array(jwtKey).min(1)),
   JWT_ISSUER: z.string().min(1).default("seller-edge"),
   JWT_AUDIENCE: z.string().min(1).default("seller-edge-api"),
   /** Access token lifetime in seconds; at most 15 minutes (revocation waits for expiry). */
@@ -77,20 +81,12 @@ export const envSchema = z.object({
   RATE_LIMIT_WRITE_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /**
    * Per-group overrides of the defaults above, JSON `{"<group>-<policy>": perMinute}`, e.g.
-   * `{"dashboard-read": 300, "jobs-write": 10, "auth-login": 5}`. Groups: dashboard, auth, jobs.
+   * `{"dashboard-read": 300, "jobs-write": 10, "auth-login": 5}`. Each name must be a policy of a
+   * route group of the Worker (checked at its first request: `src/core/app.ts`).
    */
-  RATE_LIMIT_OVERRIDES: z
-    .string()
-    .default("{}")
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: "must be JSON" });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string().regex(/^(dashboard|auth|jobs)-[a-z]+$/), z.number().int().min(1))),
+  RATE_LIMIT_OVERRIDES: jsonText(z.record(z.string().regex(/^[a-z][a-z0-9]*-[a-z]+$/), z.number().int().min(1))).default({}),
+  /** Failed authentications (bad token, unknown API key, wrong operator token) per IP per minute before 429. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(20),
   /** Requests per minute per IP on login. */
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   /** Failed logins of one account before it is locked, and the lock (and counting window) in seconds. */
@@ -99,6 +95,8 @@ export const envSchema = z.object({
   /** Shared secret of `POST /api/v1/auth/register` (compared in constant time); ≥ 32 chars. */
   ADMIN_REGISTRATION_TOKEN: z.string().min(32),
   SENTRY_DSN: z.string().url().optional(),
+  /** Script of the Scalar API reference served at `/docs` (default: its CDN; the local stack serves its own copy). */
+  DOCS_SCRIPT_URL: z.string().url().default("https://cdn.jsdelivr.net/npm/@scalar/api-reference"),
   /** Git SHA or version string reported by `/health` and to Sentry. */
   RELEASE: z.string().default("dev"),
 });

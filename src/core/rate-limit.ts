@@ -21,8 +21,14 @@ export interface RateLimitPolicy {
   windowSeconds: number;
 }
 
-/** Route groups: each is its own Worker in production and has its own rate-limit buckets. */
-export type RouteGroup = "dashboard" | "auth" | "jobs";
+/** A route group's named policies and their default allowance per identity per minute. */
+export type RateLimitDefaults = Readonly<Record<string, (config: AppConfig) => number>>;
+
+/** The policies every group has: `read` (GET) and `write` (every other method). */
+export const standardRateLimits = {
+  read: (config) => config.RATE_LIMIT_PER_MINUTE,
+  write: (config) => config.RATE_LIMIT_WRITE_PER_MINUTE,
+} as const satisfies RateLimitDefaults;
 
 /**
  * The policy `<group>-<kind>` allowing `defaultPerMinute` per identity per minute, unless
@@ -31,7 +37,7 @@ export type RouteGroup = "dashboard" | "auth" | "jobs";
  */
 export function groupPolicy(
   config: Pick<AppConfig, "RATE_LIMIT_OVERRIDES">,
-  group: RouteGroup,
+  group: string,
   kind: string,
   defaultPerMinute: number,
 ): RateLimitPolicy {

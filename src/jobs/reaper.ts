@@ -12,7 +12,7 @@
  * day) never got their failure callback: they are marked `dead` so the org can sync again.
  */
 import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
-import type { Services } from "../core/app";
+import type { Services } from "../core/context";
 import { jobs } from "../core/db/schema";
 import { type JobKind, jobPaths, publishJobs } from "./ledger";
 

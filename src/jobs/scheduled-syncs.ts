@@ -9,7 +9,7 @@
  * leaves them `queued` for the reaper.
  */
 import { sql } from "drizzle-orm";
-import type { Services } from "../core/app";
+import type { Services } from "../core/context";
 import { jobs } from "../core/db/schema";
 import { PUBLISH_GRACE_SECONDS, publishJobs, secondsFromNow } from "./ledger";
 

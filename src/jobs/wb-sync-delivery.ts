@@ -18,8 +18,8 @@
  *   the attempt is recorded (`failed`, `last_error`) and QStash retries with backoff; after the
  *   last retry the failure callback moves it to the dead letters.
  */
-import type { Services } from "../core/app";
-import type { WbDataset } from "../core/db/schema";
+import type { Services } from "../core/context";
+import type { JobStatus, WbDataset } from "../core/db/schema";
 import { ApiError } from "../core/errors";
 import { WbApiError, WbAuthError, WbRateLimitError, WbUnavailableError } from "../integrations/wildberries/client";
 import { claimJob, type Lease, LeaseLostError, markFailed, publishJob, releaseLease } from "./ledger";
@@ -30,7 +30,7 @@ export interface WbSyncDeliveryResult {
   jobId: string;
   outcome: "succeeded" | "continued" | "ignored";
   /** The job's status after this delivery; null for an unknown job. */
-  status: string | null;
+  status: JobStatus | null;
   /** Rows received past the cursor by this delivery, per data set. */
   rows?: Partial<Record<WbDataset, number>>;
   /** Why a delivery was ignored. */

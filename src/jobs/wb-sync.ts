@@ -28,7 +28,6 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { WbDateTime } from "../../dev/wildberries/types";
 import { invalidateOrgCache } from "../core/cache";
 import { decryptSecretWithKeys, encryptSecret } from "../core/crypto";
 import type { Database } from "../core/db/client";
@@ -38,6 +37,7 @@ import type { Logger } from "../core/logger";
 import type { Redis } from "../core/redis";
 import { createWbStatisticsClient, WbRateLimitError, type WbStatisticsClient } from "../integrations/wildberries/client";
 import { toWbDateTime, wbTimeToEpochMs } from "../integrations/wildberries/time";
+import type { WbDateTime } from "../integrations/wildberries/types";
 import { heartbeat, isLeaseLost, type Job, type Lease, LeaseLostError, leaseCheck, markSucceeded } from "./ledger";
 import { type BatchStatement, pageWrites, storedRowCount, type WbRowOf } from "./wb-sync-writes";
 

@@ -1,12 +1,8 @@
-/** All route groups in one Worker: local development and tests. Production deploys one Worker per group. */
-import { createApp } from "../core/app";
-import type { Env } from "../core/env";
-import { authRoutes } from "../routes/auth";
-import { dashboardRoutes } from "../routes/dashboard";
-import { jobsRoutes } from "../routes/jobs";
-import { scheduled } from "../scheduled";
+/** All route groups in one Worker: local development (`npm run dev`) and tests. Production deploys one Worker per group. */
+import { createWorker } from "../core/worker";
+import { routeGroups } from "../routes/registry";
 
-const app = createApp("all").route("/", authRoutes).route("/", dashboardRoutes).route("/", jobsRoutes);
+const worker = createWorker("all", routeGroups);
 
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;
-export { app };
+export default worker.handler;
+export const { app } = worker;

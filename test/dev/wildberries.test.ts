@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWbDataset, toWbDateTime, type WbDataset } from "../../dev/wildberries/dataset";
 import { parseDateFrom, startWbStatisticsDouble, type WbStatisticsDouble } from "../../dev/wildberries/server";
-import type { WbErrorBody, WbOrder, WbSale, WbStock } from "../../dev/wildberries/types";
+import type { WbErrorBody, WbOrder, WbSale, WbStock } from "../../src/integrations/wildberries/types";
 
 const END_OF_DAY = new Date("2026-11-20T23:59:59+03:00");
 const NOON = new Date("2026-11-20T12:00:00+03:00");

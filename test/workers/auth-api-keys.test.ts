@@ -1,13 +1,18 @@
 /**
  * API keys: create (shown once), list (never the secret), revoke; a key authenticates as role
  * `service` with its scopes on routes that declare one (`dashboard:read` on the dashboard,
- * `sync:read` on the sync status), and nowhere else.
+ * `sync:read` on the sync status), and nowhere else. A key expires, dies with its creator's
+ * authority, and a revoke forgets its cached lookup. Managing keys re-reads the caller's
+ * membership.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { apiKeys } from "../../src/core/db/schema";
-import { apiWithEnv, authApi } from "./auth-support";
-import { addMember, createTenant, db, problem, type Tenant } from "./helpers";
+import { apiKeyCacheKey, readCachedApiKey } from "../../src/core/auth/api-keys";
+import { sha256Hex } from "../../src/core/crypto";
+import { apiKeys, memberships, orgs, users } from "../../src/core/db/schema";
+import { createRedis } from "../../src/core/redis";
+import { apiWithEnv, authApi, awaitRoomInMinute, freshIp, neonSettled, randomApiKey } from "./auth-support";
+import { adapterStats, addMember, config, createTenant, db, problem, resetAdapterStats, type Tenant } from "./helpers";
 
 const KEYS = "/api/v1/auth/api-keys";
 
@@ -18,10 +23,14 @@ interface Created {
   scopes: string[];
   key: string;
   createdAt: string;
+  expiresAt: string;
 }
 
-async function createKey(tenant: Tenant, scopes: string[], name = "bot"): Promise<Created> {
-  const res = await authApi(KEYS, { method: "POST", token: tenant.token, json: { name, scopes } });
+const DAY_MS = 24 * 3600 * 1000;
+const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+async function createKey(tenant: Tenant, scopes: string[], name = "bot", extra: Record<string, unknown> = {}): Promise<Created> {
+  const res = await authApi(KEYS, { method: "POST", token: tenant.token, json: { name, scopes, ...extra } });
   if (res.status !== 201) throw new Error(`create key: ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -43,12 +52,30 @@ describe("POST /api/v1/auth/api-keys", () => {
       prefix: created.key.slice(0, 16),
       scopes: ["dashboard:read", "sync:read"],
       key: expect.stringMatching(/^se_live_[A-Za-z0-9_-]{43}$/),
-      createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+      createdAt: expect.stringMatching(isoUtc),
+      expiresAt: expect.stringMatching(isoUtc),
     });
+    // 90 days by default.
+    expect(Date.parse(created.expiresAt) - Date.parse(created.createdAt)).toBe(90 * DAY_MS);
     const [row] = await db().select().from(apiKeys).where(eq(apiKeys.id, created.id));
     expect(row).toMatchObject({ orgId: tenant.orgId, createdBy: tenant.userId, prefix: created.prefix });
     expect(row?.keyHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(row)).not.toContain(created.key);
+  });
+
+  it("takes the lifetime in days (1–365) and stores the expiry", async () => {
+    const tenant = await createTenant();
+    for (const days of [1, 7, 365]) {
+      const created = await createKey(tenant, ["sync:read"], `d${days}`, { expiresInDays: days });
+      expect(Date.parse(created.expiresAt) - Date.parse(created.createdAt), String(days)).toBe(days * DAY_MS);
+      const [row] = await db().select({ expiresAt: apiKeys.expiresAt }).from(apiKeys).where(eq(apiKeys.id, created.id));
+      expect(Date.parse(row?.expiresAt as string)).toBe(Date.parse(created.expiresAt));
+    }
+    for (const expiresInDays of [0, -1, 366, 1.5, "30", null]) {
+      const res = await authApi(KEYS, { method: "POST", token: tenant.token, json: { name: "x", scopes: ["sync:read"], expiresInDays } });
+      expect(res.status, String(expiresInDays)).toBe(400);
+      expect((await problem(res)).errors?.[0]?.path).toBe("expiresInDays");
+    }
   });
 
   it("refuses bad bodies and mass assignment with 400", async () => {
@@ -62,6 +89,8 @@ describe("POST /api/v1/auth/api-keys", () => {
       { name: "x", scopes: ["sync:read"], orgId: other.orgId },
       { name: "x", scopes: ["sync:read"], role: "owner" },
       { name: "x", scopes: ["sync:read"], id: crypto.randomUUID() },
+      { name: "x", scopes: ["sync:read"], expiresAt: "2099-01-01T00:00:00Z" },
+      { name: "x", scopes: ["sync:read"], createdBy: other.userId },
     ];
     for (const json of bodies) {
       const res = await authApi(KEYS, { method: "POST", token: tenant.token, json });
@@ -106,6 +135,7 @@ describe("GET /api/v1/auth/api-keys", () => {
       prefix: a.prefix,
       scopes: ["sync:read"],
       createdAt: a.createdAt,
+      expiresAt: a.expiresAt,
       lastUsedAt: null,
       revokedAt: null,
     });
@@ -161,12 +191,17 @@ describe("API key authentication", () => {
 });
 
 describe("DELETE /api/v1/auth/api-keys/{id}", () => {
-  it("revokes at once (401 after), keeps the first revokedAt, and is idempotent", async () => {
+  it("revokes at once (401 after, though the lookup was cached), keeps the first revokedAt, and is idempotent", async () => {
     const tenant = await createTenant();
     const key = await createKey(tenant, ["sync:read"]);
-    expect((await authApi("/api/v1/sync/status", { token: key.key })).status).toBe(200);
+    // apiWithEnv waits for the request's background work: the valid lookup is now cached.
+    expect((await apiWithEnv("/api/v1/sync/status", { token: key.key })).status).toBe(200);
+    const redis = createRedis(config());
+    const cacheKey = apiKeyCacheKey(await sha256Hex(key.key));
+    expect(readCachedApiKey(await redis.get<string>(cacheKey))).toMatchObject({ keyId: key.id, orgId: tenant.orgId });
     const res = await authApi(`${KEYS}/${key.id}`, { method: "DELETE", token: tenant.token });
     expect(res.status).toBe(204);
+    expect(await redis.get(cacheKey)).toBeNull();
     const revoked = await authApi("/api/v1/sync/status", { token: key.key });
     expect(revoked.status).toBe(401);
     await problem(revoked);
@@ -193,5 +228,110 @@ describe("DELETE /api/v1/auth/api-keys/{id}", () => {
     expect((await authApi(`${KEYS}/${foreign.id}`, { method: "DELETE", token: analyst })).status).toBe(403);
     const [row] = await db().select({ revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.id, foreign.id));
     expect(row?.revokedAt).toBeNull();
+  });
+});
+
+describe("API key validity", () => {
+  it("an expired key is 401, from Postgres and from the cache", async () => {
+    const tenant = await createTenant();
+    const key = await createKey(tenant, ["sync:read"], "short-lived", { expiresInDays: 1 });
+    await db().update(apiKeys).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(apiKeys.id, key.id));
+    const res = await authApi("/api/v1/sync/status", { token: key.key });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("WWW-Authenticate")).toContain('error="invalid_token"');
+    await problem(res);
+    // A lookup cached while the key was valid stops at the key's expiry.
+    const cached = JSON.stringify({ keyId: key.id, orgId: tenant.orgId, scopes: ["sync:read"], expiresAt: key.expiresAt });
+    expect(readCachedApiKey(cached, Date.parse(key.expiresAt) - 1)).toMatchObject({ keyId: key.id });
+    expect(readCachedApiKey(cached, Date.parse(key.expiresAt))).toBeNull();
+  });
+
+  it("a key dies with its creator's authority: demoted, removed or deleted creator → 401", async () => {
+    const tenant = await createTenant({ role: "admin" });
+    const demoted = await createKey(tenant, ["sync:read"], "demoted");
+    await db()
+      .update(memberships)
+      .set({ role: "analyst" })
+      .where(and(eq(memberships.userId, tenant.userId), eq(memberships.orgId, tenant.orgId)));
+    expect((await authApi("/api/v1/sync/status", { token: demoted.key })).status).toBe(401);
+
+    const other = await createTenant();
+    const removed = await createKey(other, ["sync:read"], "removed");
+    const kept = await createKey(other, ["sync:read"], "kept");
+    // A second owner stays; the creator of `removed` leaves the org.
+    const secondOwner = await addMember(other.orgId, "owner");
+    await db()
+      .delete(memberships)
+      .where(and(eq(memberships.userId, other.userId), eq(memberships.orgId, other.orgId)));
+    expect((await authApi("/api/v1/sync/status", { token: removed.key })).status).toBe(401);
+    expect((await authApi(KEYS, { token: secondOwner })).status).toBe(200);
+
+    await db().delete(users).where(eq(users.id, other.userId));
+    const [row] = await db().select({ createdBy: apiKeys.createdBy }).from(apiKeys).where(eq(apiKeys.id, kept.id));
+    expect(row?.createdBy).toBeNull();
+    expect((await authApi("/api/v1/sync/status", { token: kept.key })).status).toBe(401);
+  });
+
+  it(`random keys from one IP: 429 after AUTH_FAILURES_PER_MINUTE failures, without a Neon request`, async () => {
+    const limit = config().AUTH_FAILURES_PER_MINUTE;
+    const ip = freshIp();
+    const tenant = await createTenant();
+    const valid = await createKey(tenant, ["sync:read"]);
+    await awaitRoomInMinute();
+    for (let i = 0; i < limit; i++) {
+      expect((await apiWithEnv("/api/v1/auth/me", { token: randomApiKey(), ip })).status, `guess ${i}`).toBe(401);
+    }
+    await neonSettled();
+    await resetAdapterStats("neon");
+    for (let i = 0; i < 10; i++) {
+      const res = await apiWithEnv("/api/v1/auth/me", { token: randomApiKey(), ip });
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+      expect((await problem(res)).detail).toMatch(/failed authentications/);
+    }
+    // Even a valid key from that address waits: the address is refused before any lookup.
+    expect((await apiWithEnv("/api/v1/sync/status", { token: valid.key, ip })).status).toBe(429);
+    expect((await adapterStats("neon")).requests).toBe(0);
+    // Another address is not affected.
+    expect((await apiWithEnv("/api/v1/sync/status", { token: valid.key })).status).toBe(200);
+  });
+});
+
+describe("managing keys re-reads the caller's membership", () => {
+  it("a token whose user or org was deleted gets 401 on every write, not 500", async () => {
+    const goneUser = await createTenant();
+    const key = await createKey(goneUser, ["sync:read"]);
+    await db().delete(users).where(eq(users.id, goneUser.userId));
+    const json = { name: "x", scopes: ["sync:read"] };
+    for (const res of [
+      await authApi(KEYS, { method: "POST", token: goneUser.token, json }),
+      await authApi(`${KEYS}/${key.id}`, { method: "DELETE", token: goneUser.token }),
+    ]) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get("WWW-Authenticate")).toContain('error="invalid_token"');
+      expect((await problem(res)).status).toBe(401);
+    }
+
+    const goneOrg = await createTenant();
+    await db().delete(orgs).where(eq(orgs.id, goneOrg.orgId));
+    const res = await authApi(KEYS, { method: "POST", token: goneOrg.token, json });
+    expect(res.status).toBe(401);
+    await problem(res);
+    expect(await db().select().from(apiKeys).where(eq(apiKeys.orgId, goneOrg.orgId))).toEqual([]);
+  });
+
+  it("a demoted admin with a still-valid admin token cannot create or revoke keys (403)", async () => {
+    const tenant = await createTenant({ role: "admin" });
+    const key = await createKey(tenant, ["sync:read"]);
+    await db()
+      .update(memberships)
+      .set({ role: "analyst" })
+      .where(and(eq(memberships.userId, tenant.userId), eq(memberships.orgId, tenant.orgId)));
+    const created = await authApi(KEYS, { method: "POST", token: tenant.token, json: { name: "x", scopes: ["sync:read"] } });
+    expect(created.status).toBe(403);
+    expect((await problem(created)).detail).toMatch(/owner, admin/);
+    expect((await authApi(`${KEYS}/${key.id}`, { method: "DELETE", token: tenant.token })).status).toBe(403);
+    const rows = await db().select({ revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.orgId, tenant.orgId));
+    expect(rows).toEqual([{ revokedAt: null }]);
   });
 });

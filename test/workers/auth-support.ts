@@ -2,7 +2,8 @@
  * Helpers of the `auth` tests. Every request gets its own `CF-Connecting-IP` unless one is
  * given, so the per-IP limits (`login`, `auth`) of one test never touch another's.
  */
-import { api, buildRequest, testEnv, workerFetch } from "./helpers";
+import { toBase64Url } from "../../src/core/crypto";
+import { adapterStats, api, buildRequest, testEnv, workerFetch } from "./helpers";
 
 let ipCounter = 0;
 /** A client IP no other test uses (10/8, random middle octets and a counter). */
@@ -95,3 +96,28 @@ export function median(values: number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
+
+/**
+ * Waits until at least `seconds` remain in the current wall-clock minute, so a burst of
+ * requests counted per minute (failed authentications per IP) stays in one window.
+ */
+export async function awaitRoomInMinute(seconds = 15): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
+}
+
+/** Waits until the Neon adapter has seen no request for `quietMs` (background `waitUntil` writes of earlier requests). */
+export async function neonSettled(quietMs = 150, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    const now = (await adapterStats("neon")).requests;
+    if (now === last) return;
+    if (Date.now() > deadline) throw new Error("Neon did not settle");
+    last = now;
+    await new Promise((r) => setTimeout(r, quietMs));
+  }
+}
+
+/** A random, well-formed API key that was never issued. */
+export const randomApiKey = () => `se_live_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;

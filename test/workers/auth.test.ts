@@ -11,6 +11,7 @@ import {
   adminToken,
   apiWithEnv,
   authApi,
+  awaitRoomInMinute,
   freshEmail,
   freshIp,
   goodPassword,
@@ -81,6 +82,28 @@ describe("POST /api/v1/auth/register", () => {
       expect((await problem(res)).title).toBe("Forbidden");
     }
     expect(await db().select().from(users).where(eq(users.email, body.email))).toEqual([]);
+  });
+
+  it("counts wrong tokens as failed authentications of the IP: 429 after AUTH_FAILURES_PER_MINUTE", async () => {
+    const ip = freshIp();
+    const limit = config().AUTH_FAILURES_PER_MINUTE;
+    const token = adminToken();
+    const body = { email: freshEmail(), password: goodPassword, orgName: "Guessed" };
+    await awaitRoomInMinute();
+    const statuses: number[] = [];
+    for (let i = 0; i < 45; i++) {
+      const res = await register(body, { token: `${token.slice(0, -4)}${String(i).padStart(4, "0")}`, ip });
+      statuses.push(res.status);
+      if (res.status === 429) expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+    }
+    expect(statuses.slice(0, limit)).toEqual(Array(limit).fill(403));
+    expect(statuses.slice(limit)).toEqual(Array(45 - limit).fill(429));
+    // The address is refused before the token is compared: the right token waits too.
+    const right = await register(body, { ip });
+    expect(right.status).toBe(429);
+    expect((await problem(right)).detail).toMatch(/failed authentications/);
+    // Another address is not affected.
+    expect((await register(body)).status).toBe(201);
   });
 
   it("answers 404 for an unknown org and writes nothing (one transaction)", async () => {
@@ -404,6 +427,18 @@ describe("GET /api/v1/auth/me", () => {
       { orgId: tenant.orgId, orgName: expect.any(String), role: "owner" },
       { orgId: other.orgId, orgName: expect.any(String), role: "analyst" },
     ]);
+  });
+
+  it("takes the Bearer scheme in any case (RFC 9110)", async () => {
+    const tenant = await createTenant();
+    for (const scheme of ["bearer", "BEARER", "Bearer", "bEaReR"]) {
+      const res = await authApi("/api/v1/auth/me", { headers: { Authorization: `${scheme} ${tenant.token}` } });
+      expect(res.status, scheme).toBe(200);
+      expect(await res.json()).toMatchObject({ userId: tenant.userId });
+    }
+    for (const header of [`Token ${tenant.token}`, `Bearer${tenant.token}`, tenant.token]) {
+      expect((await authApi("/api/v1/auth/me", { headers: { Authorization: header } })).status, header.slice(0, 8)).toBe(401);
+    }
   });
 
   it("answers 401 without a token, with a refresh token, or for a deleted user", async () => {

@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { bumpCacheVersion, json, roundTrips, settle, someSrids } from "./dashboard-support";
 import { addMember, api, createTenant, registerWbToken, syncTenant, type Tenant } from "./helpers";
+import { seedApiKey } from "./security-support";
 
 let tenant: Tenant;
 let srids: string[];
@@ -60,6 +61,24 @@ describe("dashboard cache and round-trip budget", () => {
       expect(again.headers.get("X-Cache")).toBe("HIT");
       expect(again.headers.get("Content-Type")).toBe(first.headers.get("Content-Type"));
       expect(await again.text()).toBe(await first.text());
+    }
+  });
+
+  it("answers a cached read with an API key without Neon (the key's lookup is cached too), and an unknown parameter with 400 and no Neon", async () => {
+    const { key } = await seedApiKey(tenant.orgId, ["dashboard:read"]);
+    const path = "/api/v1/warehouses";
+    await api(path, { token: key }); // looks the key up once (one Neon request) and caches the answer
+    await settle();
+    const hit = await roundTrips(() => api(path, { token: key }));
+    expect(hit.res.headers.get("X-Cache")).toBe("HIT");
+    // The key's org is known only after its lookup, so the cache read is a second Redis request.
+    expect({ neon: hit.neon, redis: hit.redis }).toEqual({ neon: 0, redis: 2 });
+
+    const token = await addMember(tenant.orgId, "analyst");
+    for (const busted of [`/api/v1/orders/${srids[0]}?cb=1`, "/api/v1/warehouses?cb=2", "/api/v1/analytics/sales?period=7d&cb=3"]) {
+      const res = await roundTrips(() => api(busted, { token }));
+      expect(res.res.status, busted).toBe(400);
+      expect(res.neon, `${busted}: Neon requests`).toBe(0);
     }
   });
 

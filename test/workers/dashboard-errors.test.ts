@@ -95,6 +95,20 @@ describe("dashboard access", () => {
     expect(res.status).toBe(405);
     expect(res.headers.get("Allow")).toBe("GET");
   });
+
+  it("answers a path with a trailing slash as the router does (404), never a 405 naming the method it was sent with", async () => {
+    for (const [method, path] of [
+      ["GET", "/api/v1/stocks/"],
+      ["POST", "/api/v1/stocks/"],
+      ["GET", "/api/v1/analytics/sales/"],
+      ["GET", "/api/v1/orders/recent/"],
+    ] as const) {
+      const res = await api(path, { method, token: tenant.token });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.headers.get("Allow"), `${method} ${path}`).toBeNull();
+      expect(await problem(res)).toMatchObject({ status: 404, detail: "No such route." });
+    }
+  });
 });
 
 describe("dashboard of an org without data", () => {

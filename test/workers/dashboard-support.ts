@@ -32,8 +32,8 @@ export const shiftDay = (day: string, n: number): string =>
 /** The days `from`…`to` of a period of `n` days ending today (Moscow). */
 export const periodOf = (n: number) => ({ from: shiftDay(moscowDay(), 1 - n), to: moscowDay() });
 
-/** Reads a JSON body with a status check. */
-export async function json<T>(res: Response, status = 200): Promise<T> {
+/** Reads a JSON body (of a `Response` or a typed-client answer) with a status check. */
+export async function json<T>(res: { status: number; json(): Promise<unknown>; text(): Promise<string> }, status = 200): Promise<T> {
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
 }

@@ -4,10 +4,11 @@
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { moscowDay, toMoscowDateTime } from "../../src/core/time";
 import { escapeXml, renderLineChart, svgDataUri } from "../../src/routes/dashboard/chart";
 import { escapeLike } from "../../src/routes/dashboard/list-stocks";
 import { changePercent, roundRoubles, toKopecks } from "../../src/routes/dashboard/money";
-import { addDays, eachDay, moscowDay, periodRange, previousRange, toMoscowDateTime } from "../../src/routes/dashboard/period";
+import { addDays, eachDay, periodRange, previousRange } from "../../src/routes/dashboard/period";
 import { compareSizes, sizeOrderBy } from "../../src/routes/dashboard/sizes";
 import { db } from "./helpers";
 

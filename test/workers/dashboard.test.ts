@@ -2,6 +2,7 @@
  * Dashboard happy paths on the full default data set (50,000 orders over 180 days, 150
  * products, 8 warehouses), synced end to end once. Every figure is checked against SQL written
  * here over the raw `orders`, `sales` and `stocks` tables — not the rollup the routes read.
+ * The routes are called through the typed client (`src/client.ts`), as a dashboard calls them.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { compareSizes } from "../../src/routes/dashboard/sizes";
@@ -21,7 +22,7 @@ import {
   topProductsFromRaw,
   warehouseFiguresFromRaw,
 } from "./dashboard-support";
-import { addMember, api, createTenant, registerWbToken, syncTenant, type Tenant } from "./helpers";
+import { addMember, api, client, createTenant, registerWbToken, syncTenant, type Tenant } from "./helpers";
 
 let tenant: Tenant;
 
@@ -31,6 +32,9 @@ beforeAll(async () => {
   await syncTenant(tenant, 290_000);
   console.log(`[dashboard] full data set synced in ${Date.now() - started} ms`);
 }, 300_000);
+
+/** The dashboard group through the typed client (`src/client.ts`), as a dashboard calls it. */
+const dashboardApi = (token: string) => client(token).dashboard.api.v1;
 
 /** A fresh analyst of the tenant: each test group stays well inside the per-user rate limit. */
 const analyst = () => addMember(tenant.orgId, "analyst");
@@ -59,7 +63,7 @@ describe("GET /api/v1/analytics/sales", () => {
       totals: Totals;
       series: Array<Totals & { day: string }>;
       topProducts: TopProduct[];
-    }>(await api(`/api/v1/analytics/sales?period=${period}`, { token }));
+    }>(await dashboardApi(token).analytics.sales.$get({ query: { period } }));
     const { from, to } = periodOf(days);
     expect(body.period).toBe(period);
     expect(body.range).toEqual({ from, to });
@@ -106,7 +110,7 @@ describe("GET /api/v1/analytics/summary", () => {
           amountChangePercent: number | null;
         }
       >;
-    }>(await api(`/api/v1/analytics/summary?period=${period}`, { token }));
+    }>(await dashboardApi(token).analytics.summary.$get({ query: { period } }));
     const current = periodOf(days);
     const previous = { from: shiftDay(current.from, -days), to: shiftDay(current.from, -1) };
     expect(body.range).toEqual(current);
@@ -188,7 +192,7 @@ describe("GET /api/v1/stocks", () => {
     const raw = await stockRowsFromRaw(tenant.orgId);
     const seen: StockItem[] = [];
     for (let offset = 0; ; offset += 100) {
-      const page = await json<StocksPage>(await api(`/api/v1/stocks?limit=100&offset=${offset}`, { token }));
+      const page = await json<StocksPage>(await dashboardApi(token).stocks.$get({ query: { limit: "100", offset: String(offset) } }));
       expect(page.total).toBe(raw.length);
       seen.push(...page.items);
       if (page.items.length < 100) break;
@@ -249,23 +253,23 @@ describe("GET /api/v1/stocks", () => {
     const raw = await stockRowsFromRaw(tenant.orgId);
     const sample = raw[0] as (typeof raw)[number];
     const article = sample.supplierArticle.slice(0, 7).toLowerCase();
-    const byArticle = await json<StocksPage>(await api(`/api/v1/stocks?q=${encodeURIComponent(article)}&limit=100`, { token }));
+    const byArticle = await json<StocksPage>(await dashboardApi(token).stocks.$get({ query: { q: article, limit: "100" } }));
     const expectedArticle = raw.filter((r) => r.supplierArticle.toLowerCase().includes(article));
     expect(byArticle.total).toBe(expectedArticle.length);
 
     const nmPrefix = String(sample.nmId).slice(0, 6);
-    const byNmId = await json<StocksPage>(await api(`/api/v1/stocks?q=${nmPrefix}&limit=100`, { token }));
+    const byNmId = await json<StocksPage>(await dashboardApi(token).stocks.$get({ query: { q: nmPrefix, limit: "100" } }));
     expect(byNmId.total).toBeGreaterThanOrEqual(raw.filter((r) => String(r.nmId).startsWith(nmPrefix)).length);
     expect(byNmId.items.some((r) => r.nmId === sample.nmId)).toBe(true);
 
-    const first = await json<StocksPage>(await api("/api/v1/stocks?limit=1", { token }));
+    const first = await json<StocksPage>(await dashboardApi(token).stocks.$get({ query: { limit: "1" } }));
     const name = first.items[0]?.name ?? "";
     const word = name.split(" ")[0] ?? "";
-    const byName = await json<StocksPage>(await api(`/api/v1/stocks?q=${encodeURIComponent(word)}&limit=100`, { token }));
+    const byName = await json<StocksPage>(await dashboardApi(token).stocks.$get({ query: { q: word, limit: "100" } }));
     expect(byName.total).toBeGreaterThan(0);
     expect(byName.items.every((r) => (r.name ?? "").includes(word) || r.supplierArticle.includes(word))).toBe(true);
 
-    const wildcard = await json<StocksPage>(await api(`/api/v1/stocks?q=${encodeURIComponent("%")}`, { token }));
+    const wildcard = await json<StocksPage>(await dashboardApi(token).stocks.$get({ query: { q: "%" } }));
     expect(wildcard.total).toBe(0);
   });
 });
@@ -274,7 +278,7 @@ describe("GET /api/v1/warehouses and /api/v1/sizes", () => {
   it("gives each warehouse's product count and quantity, most products first", async () => {
     const token = await analyst();
     const { items } = await json<{ items: Array<{ name: string; type: string | null; productCount: number; totalQuantity: number }> }>(
-      await api("/api/v1/warehouses", { token }),
+      await dashboardApi(token).warehouses.$get(),
     );
     const raw = await warehouseFiguresFromRaw(tenant.orgId);
     for (const w of items)
@@ -288,7 +292,7 @@ describe("GET /api/v1/warehouses and /api/v1/sizes", () => {
 
   it("gives the distinct sizes in logical order", async () => {
     const token = await analyst();
-    const { items } = await json<{ items: string[] }>(await api("/api/v1/sizes", { token }));
+    const { items } = await json<{ items: string[] }>(await dashboardApi(token).sizes.$get());
     const raw = [...new Set((await stockRowsFromRaw(tenant.orgId)).map((r) => r.techSize))];
     expect(new Set(items)).toEqual(new Set(raw));
     expect(items).toHaveLength(raw.length);
@@ -332,7 +336,7 @@ describe("GET /api/v1/orders/recent", () => {
       total: number;
       today: { day: string; count: number; amount: number };
       yesterday: { day: string; count: number; amount: number };
-    }>(await api(`/api/v1/orders/recent?status=${status}`, { token }));
+    }>(await dashboardApi(token).orders.recent.$get({ query: { status } }));
     const raw = await recentOrdersFromRaw(tenant.orgId, isCancel, 20, 0);
     expect(first.status).toBe(status);
     expect(first.items.map((o) => o.srid)).toEqual(raw.srids);
@@ -351,13 +355,15 @@ describe("GET /api/v1/orders/recent", () => {
         amount: kopecks(expected.amount),
       });
     }
-    const later = await json<{ items: OrderView[] }>(await api(`/api/v1/orders/recent?status=${status}&limit=50&offset=20`, { token }));
+    const later = await json<{ items: OrderView[] }>(
+      await dashboardApi(token).orders.recent.$get({ query: { status, limit: "50", offset: "20" } }),
+    );
     expect(later.items.map((o) => o.srid)).toEqual((await recentOrdersFromRaw(tenant.orgId, isCancel, 50, 20)).srids);
   });
 
   it("shows order times in Moscow time", async () => {
     const token = await analyst();
-    const { items } = await json<{ items: OrderView[] }>(await api("/api/v1/orders/recent?limit=5", { token }));
+    const { items } = await json<{ items: OrderView[] }>(await dashboardApi(token).orders.recent.$get({ query: { limit: "5" } }));
     for (const o of items) expect(o.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00$/);
     expect(items[0]?.date.slice(0, 10) ?? "").toBe(moscowDay(Date.parse(items[0]?.date ?? "")));
   });
@@ -376,7 +382,7 @@ describe("GET /api/v1/orders/{srid}", () => {
           orders: { count: number; amount: number };
           buyouts: { count: number; amount: number };
         };
-      }>(await api(`/api/v1/orders/${srid}`, { token }));
+      }>(await dashboardApi(token).orders[":srid"].$get({ param: { srid } }));
       const raw = await orderContextFromRaw(tenant.orgId, srid);
       expect(body.order.srid).toBe(srid);
       expect(body.order.nmId).toBe(raw.nmId);

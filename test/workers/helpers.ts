@@ -4,6 +4,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import { createClient } from "../../src/client";
 import { signAccessToken } from "../../src/core/auth/jwt";
 import { hashPassword } from "../../src/core/auth/password";
 import { encryptSecret } from "../../src/core/crypto";
@@ -11,6 +12,7 @@ import { createDatabase } from "../../src/core/db/client";
 import { memberships, orgs, type Role, users, wbConnections } from "../../src/core/db/schema";
 import { parseEnv } from "../../src/core/env";
 import { app } from "../../src/workers/all";
+import { checkContract } from "./contract";
 
 /** The Worker under test: the default export of `src/workers/all.ts`, in this isolate. */
 const worker = (exports as unknown as { default: Fetcher }).default;
@@ -64,12 +66,21 @@ export async function addMember(orgId: string, role: Role): Promise<string> {
   return (await signAccessToken(config(), { userId, orgId, role })).token;
 }
 
+/** A fresh client address in the IPv6 documentation prefix (RFC 3849). */
+export function testClientIp(): string {
+  const group = () => Math.floor(Math.random() * 0x10000).toString(16);
+  return `2001:db8::${group()}:${group()}:${group()}`;
+}
+
 /** Init of a test request: a bearer `token` and a `json` body on top of `RequestInit`. */
 export type TestRequestInit = RequestInit & { token?: string; json?: unknown };
 
 /** A request to the Worker (base `https://edge.test`) with an optional bearer token and JSON body. */
 export function buildRequest(path: string, init: TestRequestInit = {}): Request {
   const headers = new Headers(init.headers);
+  // Each request comes from its own client address (a documentation-range IPv6, never contacted)
+  // unless the test names one: the per-IP limits then count only what a test means them to.
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", testClientIp());
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   let body = init.body;
   if (init.json !== undefined) {
@@ -79,9 +90,33 @@ export function buildRequest(path: string, init: TestRequestInit = {}): Request 
   return new Request(`https://edge.test${path}`, { ...init, headers, body });
 }
 
-/** Calls the Worker under test (in-process, through its default export). */
-export function api(path: string, init: TestRequestInit = {}): Promise<Response> {
-  return worker.fetch(buildRequest(path, init));
+/**
+ * Calls the Worker under test (in-process, through its default export) and checks the answer
+ * against the route's declared contract (`checkContract`): an undeclared status or a body that
+ * does not match the declared schema fails the test.
+ */
+export async function api(path: string, init: TestRequestInit = {}): Promise<Response> {
+  const request = buildRequest(path, init);
+  const res = await worker.fetch(request);
+  await checkContract(request.method, request.url, res);
+  return res;
+}
+
+/**
+ * The typed client (`src/client.ts`) acting as `token`, calling the Worker under test in-process;
+ * every answer is checked against the declared contract like `api()`'s.
+ */
+export function client(token?: string) {
+  return createClient({
+    baseUrl: "https://edge.test",
+    accessToken: () => token,
+    fetch: async (input, init) => {
+      const request = new Request(input, init);
+      const res = await worker.fetch(request);
+      await checkContract(request.method, request.url, res);
+      return res;
+    },
+  });
 }
 
 const envs = new Map<string, Record<string, string>>();
@@ -102,8 +137,10 @@ export function envWith(overrides: Record<string, string>): Record<string, strin
  */
 export async function workerFetch(request: Request, overrides: Record<string, string> = {}): Promise<Response> {
   const ctx = createExecutionContext();
+  const { method, url } = request;
   const res = await app.fetch(request, envWith(overrides), ctx);
   await waitOnExecutionContext(ctx);
+  await checkContract(method, url, res);
   return res;
 }
 

@@ -8,13 +8,23 @@ import { afterAll, describe, expect, it } from "vitest";
 import { jobs } from "../../src/core/db/schema";
 import type { Env } from "../../src/core/env";
 import { isLeaseLost, leaseCheck } from "../../src/jobs/ledger";
-import { scheduled } from "../../src/scheduled";
+import { jobs as jobsGroup } from "../../src/routes/jobs";
+import jobsWorker from "../../src/routes/jobs/worker";
 import { addMember, api, createTenant, db, problem, registerWbToken, testEnv, waitForJob } from "./helpers";
 import { failureCallbackUrl, getJob, insertJob, publicJobUrl, signQStash, waitForJobStatus } from "./sync-support";
 
 const small = { orders: 300, products: 10, days: 14 };
 const workerEnv = testEnv as unknown as Env;
 const base64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+
+/** Runs the jobs Worker's `scheduled` handler for `cron` and waits for everything it started. */
+async function runCron(cron: string, scheduledTime: number) {
+  const { scheduled } = jobsWorker;
+  if (!scheduled) throw new Error("the jobs Worker has no scheduled handler");
+  const ctx = createExecutionContext();
+  await scheduled(createScheduledController({ cron, scheduledTime }), workerEnv, ctx);
+  await waitOnExecutionContext(ctx);
+}
 
 /** POSTs `body` to a QStash consumer path with the given signature (none when undefined). */
 function deliver(path: string, body: string, signature: string | undefined) {
@@ -225,6 +235,19 @@ describe("POST /api/v1/sync/wildberries and GET /api/v1/sync/status", () => {
     await db().update(jobs).set({ status: "succeeded" }).where(eq(jobs.id, pending));
   });
 
+  it("refuses unknown query parameters on the status and a body on the start (400 problem)", async () => {
+    const tenant = await createTenant();
+    const status = await api("/api/v1/sync/status?cb=1", { token: tenant.token });
+    expect(status.status).toBe(400);
+    expect(status.headers.get("Content-Type")).toContain("application/problem+json");
+    const refused = await problem(status);
+    expect(refused.errors?.map((e) => e.path)).toEqual(["(root)"]);
+    expect(refused.errors?.[0]?.message).toContain("cb");
+    const start = await api("/api/v1/sync/wildberries", { method: "POST", token: tenant.token, json: { orgId: crypto.randomUUID() } });
+    expect(start.status).toBe(400);
+    expect((await problem(start)).status).toBe(400);
+  });
+
   it("shows an analyst the status of an org that never synced", async () => {
     const owner = await createTenant();
     const analyst = await addMember(owner.orgId, "analyst");
@@ -252,6 +275,11 @@ describe("POST /api/v1/sync/wildberries and GET /api/v1/sync/status", () => {
 describe("scheduled handler", () => {
   const createdJobs: string[] = [];
 
+  it("declares the crons of wrangler's [env.jobs.triggers] and ignores an unknown one", async () => {
+    expect(Object.keys(jobsGroup.crons)).toEqual(["*/30 * * * *", "*/5 * * * *"]);
+    await expect(runCron("0 0 * * *", Date.now())).resolves.toBeUndefined();
+  });
+
   afterAll(async () => {
     // Let every job the crons published finish, so nothing runs into the next test file.
     for (const id of createdJobs) await waitForJobStatus(id, "succeeded", 60_000).catch(() => undefined);
@@ -262,11 +290,7 @@ describe("scheduled handler", () => {
     const b = await createTenant({ wbToken: await registerWbToken({ ...small, seed: 206 }) });
     const unconnected = await createTenant();
     const scheduledTime = Date.UTC(2026, 10, 21, 14, 47, 0);
-    const run = async (time: number) => {
-      const ctx = createExecutionContext();
-      await scheduled(createScheduledController({ cron: "*/30 * * * *", scheduledTime: time }), workerEnv, ctx);
-      await waitOnExecutionContext(ctx);
-    };
+    const run = (time: number) => runCron("*/30 * * * *", time);
     await run(scheduledTime);
     await run(scheduledTime + 5 * 60_000);
 
@@ -298,9 +322,7 @@ describe("scheduled handler", () => {
     const lostJob = await insertJob(lost.orgId, { status: "queued", leaseSecondsFromNow: -1 });
     const crashedJob = await insertJob(crashed.orgId, { status: "running", leaseSecondsFromNow: -1 });
     await db().update(jobs).set({ attempts: 1, startedAt: sql`now()` }).where(eq(jobs.id, crashedJob));
-    const ctx = createExecutionContext();
-    await scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() }), workerEnv, ctx);
-    await waitOnExecutionContext(ctx);
+    await runCron("*/5 * * * *", Date.now());
     expect((await waitForJob(lostJob, 60_000)).status).toBe("succeeded");
     expect((await waitForJob(crashedJob, 60_000)).status).toBe("succeeded");
     expect((await getJob(crashedJob)).attempts).toBe(2);

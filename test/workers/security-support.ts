@@ -1,71 +1,82 @@
 /**
- * Support of the security, hardening and fuzz tests: the route table read from the router
- * (with each route's declared access policy), forged credentials for the common auth cases,
+ * Support of the security, hardening and fuzz tests: the route table read from the route
+ * declarations (each with its access policy), forged credentials for the common auth cases,
  * calls of the Worker with an overridden env, and seeding of tenant rows straight into the
  * local stack's database (never a mock).
  */
-import type { Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { expect } from "vitest";
-import type { AppEnv } from "../../src/core/app";
+import type { AccessPolicy } from "../../src/core/access";
 import { generateApiKey } from "../../src/core/auth/api-keys";
 import { issueRefreshToken } from "../../src/core/auth/refresh-tokens";
-import { type ApiKeyScope, apiKeys, deadLetters, jobs, orders, products, type Role, roles, stocks } from "../../src/core/db/schema";
-import { type AccessPolicy, accessOf } from "../../src/core/middleware";
+import type { AppEnv } from "../../src/core/context";
+import {
+  type ApiKeyScope,
+  apiKeys,
+  deadLetters,
+  jobs,
+  memberships,
+  orders,
+  products,
+  type Role,
+  roles,
+  stocks,
+  users,
+} from "../../src/core/db/schema";
 import { buildRequest, config, db, problem, type Tenant, testEnv } from "./helpers";
 
 export { envWith, workerFetch } from "./helpers";
 
-/** One route of the router: method + path with every handler registered for it, in order. */
+/** One route as declared: method, path (Hono form, `:param`) and its access policy (`x-access`). */
 export interface RouteEntry {
+  /** The route group that declares it (its `tags[0]`). */
+  group: string;
   method: string;
+  /** The Hono path (`/api/v1/orders/:srid`); `specPath` is the OpenAPI form (`/api/v1/orders/{srid}`). */
   path: string;
-  handlers: unknown[];
-  /** The access policies the route's handlers declare (exactly one on a well-formed route). */
-  policies: AccessPolicy[];
+  specPath: string;
+  policy: AccessPolicy;
 }
 
 /**
- * The routes of `app`, grouped by method + path. Middleware added with `use()` is registered
- * under method `ALL` and is not a route; each handler of a route is a separate entry of
- * `app.routes` with the route's method and path.
+ * The routes of `app` as their declarations state them: every route definition in the app's
+ * OpenAPI registry (the one `createRoute` each route is built from), with its `x-access`. The
+ * route table test proves this set equals what the router routes.
  */
-export function routeTable(app: Hono<AppEnv>): RouteEntry[] {
-  const byKey = new Map<string, RouteEntry>();
-  for (const r of app.routes) {
-    if (r.method === "ALL") continue;
-    const key = `${r.method} ${r.path}`;
-    let entry = byKey.get(key);
-    if (!entry) {
-      entry = { method: r.method, path: r.path, handlers: [], policies: [] };
-      byKey.set(key, entry);
-    }
-    entry.handlers.push(r.handler);
-    const policy = accessOf(r.handler);
-    if (policy) entry.policies.push(policy);
-  }
-  return [...byKey.values()];
+export function routeTable(app: OpenAPIHono<AppEnv>): RouteEntry[] {
+  return app.openAPIRegistry.definitions.flatMap((d) => {
+    if (d.type !== "route") return [];
+    const route = d.route as typeof d.route & { "x-access"?: AccessPolicy };
+    if (!route["x-access"]) throw new Error(`${route.method} ${route.path} declares no x-access`);
+    return [
+      {
+        group: route.tags?.[0] ?? "?",
+        method: route.method.toUpperCase(),
+        path: route.path.replace(/\{(\w+)\}/g, ":$1"),
+        specPath: route.path,
+        policy: route["x-access"],
+      },
+    ];
+  });
 }
 
-/** The one policy of a route (throws when the route has none or several). */
+/** The (method, path) pairs the router of `app` routes (middleware registered with `use()` is method ALL, not a route). */
+export function routerPairs(app: OpenAPIHono<AppEnv>): string[] {
+  return [...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`))].sort();
+}
+
+/** The policy of a route. */
 export function policyOf(route: RouteEntry): AccessPolicy {
-  const [policy, ...more] = route.policies;
-  if (!policy || more.length > 0) throw new Error(`${route.method} ${route.path} declares ${route.policies.length} access policies`);
-  return policy;
+  return route.policy;
 }
 
-/** Route families of the fuzz report. */
-export type Family = "auth" | "dashboard" | "jobs/sync" | "admin" | "qstash" | "health";
+/** A route family of the fuzz report: the route's group and access kind (`dashboard/token`, `jobs/qstash`…). */
+export type Family = string;
 
-/** The family of a route path. */
-export function familyOf(path: string): Family {
-  if (path.startsWith("/api/v1/auth/")) return "auth";
-  if (path.startsWith("/api/v1/sync/")) return "jobs/sync";
-  if (path.startsWith("/api/v1/admin/")) return "admin";
-  if (path.startsWith("/jobs/")) return "qstash";
-  if (path === "/health" || path === "/ready") return "health";
-  if (/^\/api\/v1\/(analytics|stocks|warehouses|sizes|orders)(\/|$)/.test(path)) return "dashboard";
-  throw new Error(`no family for ${path}: add it to familyOf`);
+/** The family of a route: derived from its declaration, so a new group needs no entry here. */
+export function familyOf(route: RouteEntry): Family {
+  return `${route.group}/${route.policy.kind}`;
 }
 
 /** A well-formed srid that no seeded order uses. */
@@ -250,12 +261,25 @@ export async function expectProblem(res: Response, status: number, label: string
 /** A request to the Worker; see `buildRequest` in helpers.ts. */
 export const request = buildRequest;
 
-/** Creates an API key of `orgId` with `scopes` straight in the database; returns the key and its id. */
-export async function seedApiKey(orgId: string, scopes: ApiKeyScope[], name = "seeded"): Promise<{ id: string; key: string }> {
+/**
+ * Creates an API key of `orgId` with `scopes` straight in the database, made by a new admin of the
+ * org (a key lives only as long as its creator's authority); returns the key, its id and the creator.
+ */
+export async function seedApiKey(
+  orgId: string,
+  scopes: ApiKeyScope[],
+  name = "seeded",
+): Promise<{ id: string; key: string; creatorId: string }> {
   const { key, prefix, keyHash } = await generateApiKey();
-  const [row] = await db().insert(apiKeys).values({ orgId, name, prefix, keyHash, scopes }).returning({ id: apiKeys.id });
-  if (!row) throw new Error("api key not stored");
-  return { id: row.id, key };
+  const creatorId = crypto.randomUUID();
+  const database = db();
+  const id = crypto.randomUUID();
+  await database.batch([
+    database.insert(users).values({ id: creatorId, email: `key-admin-${creatorId.slice(0, 8)}@example.test`, passwordHash: "x" }),
+    database.insert(memberships).values({ orgId, userId: creatorId, role: "admin" }),
+    database.insert(apiKeys).values({ id, orgId, name, prefix, keyHash, scopes, createdBy: creatorId }),
+  ]);
+  return { id, key, creatorId };
 }
 
 /** A finished `wb-sync` job of `orgId` (status `succeeded`, or `dead` for a dead letter). */
@@ -344,20 +368,4 @@ export async function seedMarketplace(
 export function rolesOutside(policy: AccessPolicy): Role[] {
   if (policy.kind !== "token") return [];
   return roles.filter((r) => !policy.roles.includes(r));
-}
-
-/**
- * What is wrong with the access declarations of `routes`: a route without a policy, with
- * several, or whose policy is not its first handler (it must run before anything that reads
- * the request or does I/O). Empty when every route is well-formed.
- */
-export function accessViolations(routes: RouteEntry[]): string[] {
-  const problems: string[] = [];
-  for (const route of routes) {
-    const name = `${route.method} ${route.path}`;
-    if (route.policies.length === 0) problems.push(`${name}: no access policy`);
-    else if (route.policies.length > 1) problems.push(`${name}: ${route.policies.length} access policies`);
-    else if (accessOf(route.handlers[0]) === undefined) problems.push(`${name}: the access policy is not the first handler`);
-  }
-  return problems;
 }

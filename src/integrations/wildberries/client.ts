@@ -20,8 +20,8 @@
  * @see https://dev.wildberries.ru/openapi/api-information (429 and `X-Ratelimit-*` headers)
  */
 import { z } from "zod";
-import type { WbDateTime, WbOrder, WbSale, WbStatisticsPath, WbStock } from "../../../dev/wildberries/types";
 import { isWbDateTime } from "./time";
+import type { WbDateTime, WbOrder, WbSale, WbStatisticsPath, WbStock } from "./types";
 
 /** Base of every error of this client; `status` is the HTTP status, 0 when there was no answer. */
 export class WbApiError extends Error {

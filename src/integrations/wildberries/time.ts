@@ -2,13 +2,13 @@
  * Wildberries time: the statistics API writes Moscow time (UTC+3, no DST since 2014) without an
  * offset (`2026-11-20T14:03:11`, sometimes with a fraction), and uses the zero time
  * `0001-01-01T00:00:00` for "never" (`cancelDate` of an order that is not canceled).
- * Postgres stores `timestamptz`, so every WB time gets its offset written out.
+ * Postgres stores `timestamptz`, so every WB time gets its offset written out. The offset and
+ * Moscow wall time come from `src/core/time.ts`; this module only reads and writes WB's forms.
  * @see https://dev.wildberries.ru/openapi/reports
  */
-import type { WbDateTime } from "../../../dev/wildberries/types";
+import { MOSCOW_OFFSET_MS, moscowWallTime } from "../../core/time";
+import type { WbDateTime } from "./types";
 
-/** Moscow's offset from UTC, in ms. */
-const MOSCOW_OFFSET_MS = 3 * 3600 * 1000;
 const wbDateTimePattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?$/;
 
 /** True for a WB time without an offset: `2026-11-20T14:03:11` or `2026-11-20T14:03:11.123`. */
@@ -49,8 +49,7 @@ export function wbTimeToEpochMs(text: WbDateTime): number {
 
 /** An instant → WB time (Moscow wall time, second resolution): the form `dateFrom` takes. */
 export function toWbDateTime(instant: Date | number): WbDateTime {
-  const ms = typeof instant === "number" ? instant : instant.getTime();
-  return new Date(Math.floor(ms / 1000) * 1000 + MOSCOW_OFFSET_MS).toISOString().slice(0, 19);
+  return moscowWallTime(typeof instant === "number" ? instant : instant.getTime());
 }
 
 /** The Moscow calendar day (`YYYY-MM-DD`) of a WB time: its own date part, since WB times are Moscow time. */

@@ -1,10 +1,9 @@
 /**
- * Route group `auth` under `/api/v1/auth`: registration (operator token), login, token
- * refresh and logout, the signed-in user, and the org's API keys. See docs/security.md.
+ * Route group `auth`: its routes, mounted by the route-group registry. See docs/security.md.
  */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
+import { createRouter, type RouteGroup } from "../../core/route";
 import { createApiKey } from "./create-api-key";
+import { group } from "./group";
 import { listApiKeys } from "./list-api-keys";
 import { login } from "./login";
 import { logout } from "./logout";
@@ -13,12 +12,7 @@ import { refresh } from "./refresh";
 import { register } from "./register";
 import { revokeApiKey } from "./revoke-api-key";
 
-export const authRoutes = new Hono<AppEnv>()
-  .route("/api/v1/auth", register)
-  .route("/api/v1/auth", login)
-  .route("/api/v1/auth", refresh)
-  .route("/api/v1/auth", logout)
-  .route("/api/v1/auth", me)
-  .route("/api/v1/auth", createApiKey)
-  .route("/api/v1/auth", listApiKeys)
-  .route("/api/v1/auth", revokeApiKey);
+const routes = createRouter().openapiRoutes([register, login, refresh, logout, me, createApiKey, listApiKeys, revokeApiKey] as const);
+
+/** The `auth` group; `typeof auth.routes` types the auth client. */
+export const auth = { ...group, routes } satisfies RouteGroup<typeof routes>;

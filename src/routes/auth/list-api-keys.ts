@@ -1,23 +1,29 @@
 /**
- * `GET /api/v1/auth/api-keys` (owner, admin) — the API keys of the token's org, newest first,
- * revoked ones included: `{ items: [{ id, name, prefix, scopes, createdAt, lastUsedAt, revokedAt }] }`.
- * Never the key or its hash. `lastUsedAt` is refreshed at most once a minute. One Neon request.
- * Errors: 401, 403, 429.
+ * `GET /api/v1/auth/api-keys` — the API keys of the caller's org, never the secrets.
  */
 import { desc, eq } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
 import { apiKeys } from "../../core/db/schema";
-import { access, rateLimit } from "../../core/middleware";
-import { strictQuery } from "../../core/validation";
-import { type ApiKeyList, apiKeyManagers, isoTime } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { isoTime } from "../../core/time";
+import { apiKeyManagers, group } from "./group";
+import { apiKeyList } from "./schemas";
 
-export const listApiKeys = new Hono<AppEnv>().get(
-  "/api-keys",
-  access({ roles: apiKeyManagers }),
-  rateLimit("auth"),
-  strictQuery(),
-  async (c) => {
+/** `GET /api/v1/auth/api-keys` (owner, admin). */
+export const listApiKeys = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/auth/api-keys",
+    summary: "List the org's API keys",
+    description: [
+      "The API keys of the token's org, newest first, revoked and expired ones included: `{ items: [{ id, name, prefix, scopes, createdAt, expiresAt, lastUsedAt, revokedAt }] }`. Never the key or its hash.",
+      "`lastUsedAt` is refreshed at most once a minute. One Neon request.",
+    ].join("\n\n"),
+    access: apiKeyManagers,
+    responses: {
+      200: { description: "The org's API keys, newest first.", content: { "application/json": { schema: apiKeyList } } },
+    },
+  }),
+  handler: async (c) => {
     const { db } = c.var.services;
     const rows = await db
       .select({
@@ -26,6 +32,7 @@ export const listApiKeys = new Hono<AppEnv>().get(
         prefix: apiKeys.prefix,
         scopes: apiKeys.scopes,
         createdAt: apiKeys.createdAt,
+        expiresAt: apiKeys.expiresAt,
         lastUsedAt: apiKeys.lastUsedAt,
         revokedAt: apiKeys.revokedAt,
       })
@@ -35,9 +42,10 @@ export const listApiKeys = new Hono<AppEnv>().get(
     const items = rows.map((r) => ({
       ...r,
       createdAt: isoTime(r.createdAt),
+      expiresAt: isoTime(r.expiresAt),
       lastUsedAt: isoTime(r.lastUsedAt),
       revokedAt: isoTime(r.revokedAt),
     }));
-    return c.json({ items } satisfies ApiKeyList);
+    return c.json({ items }, 200);
   },
-);
+});

@@ -1,24 +1,15 @@
 /**
- * `POST /api/v1/auth/register` — operator-only (`Authorization: Bearer <ADMIN_REGISTRATION_TOKEN>`):
- * - `{ email, password, orgName }` creates an org and its owner;
- * - `{ email, password, orgId, role }` adds a new user to an existing org with `role`
- *   (any role but `service`, which belongs to API keys).
- * The password policy (`passwordProblems`) answers 400 with `errors`. All writes go in one
- * `db.batch` (one transaction, one Neon request); the database's constraints decide the
- * conflicts, so there is no check-then-insert race.
- * Answers 201 `{ userId, orgId, role }`.
- * Errors: 400, 401 (no token), 403 (wrong token), 404 (unknown org), 409 (e-mail taken), 429, 503.
+ * `POST /api/v1/auth/register` — operator-only registration: a new org and its owner, or a
+ * new member of an existing org. The database's constraints decide the conflicts.
+ * @see https://owasp.org/www-community/attacks/Timing_attack (the operator token is compared in constant time)
  */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
+import { adminTokenAccess } from "../../core/access";
 import { hashPassword } from "../../core/auth/password";
 import { memberships, orgs, users } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
-import { rateLimit } from "../../core/middleware";
-import { strictQuery, validate } from "../../core/validation";
-import { requireAdminToken } from "./admin-token";
-import { authPolicy } from "./policies";
-import { type RegisterResponse, registerBody } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { group, tokensLimit } from "./group";
+import { type RegisterResponse, registerBody, registerResponse } from "./schemas";
 
 /** The SQLSTATE of a Postgres error anywhere in `err`'s cause chain (drizzle wraps driver errors). */
 function sqlState(err: unknown): { code: string; constraint: string | undefined } | undefined {
@@ -30,13 +21,27 @@ function sqlState(err: unknown): { code: string; constraint: string | undefined 
   return undefined;
 }
 
-export const register = new Hono<AppEnv>().post(
-  "/register",
-  requireAdminToken(),
-  rateLimit("auth", { policy: authPolicy, failClosed: true }),
-  strictQuery(),
-  validate("json", registerBody),
-  async (c) => {
+/** `POST /api/v1/auth/register` (operator token). */
+export const register = defineOperation({
+  route: group.route({
+    method: "post",
+    path: "/api/v1/auth/register",
+    summary: "Register a user: a new org and its owner, or a member of an existing org",
+    description: [
+      "Operator only: `Authorization: Bearer <ADMIN_REGISTRATION_TOKEN>`, compared in constant time. No bearer is 401; a wrong one is 403, and wrong tokens count as failed authentications of the IP (over `AUTH_FAILURES_PER_MINUTE` a minute: 429).",
+      "- `{ email, password, orgName }` creates an org and its owner;",
+      "- `{ email, password, orgId, role }` adds a new user to an existing org with `role` (any role but `service`, which belongs to API keys).",
+      "The password policy answers 400 with `errors`: 12–1024 characters, not the e-mail, not containing its local part. All writes go in one `db.batch` (one transaction, one Neon request); the database's constraints decide the conflicts, so there is no check-then-insert race and a failed registration writes nothing.",
+    ].join("\n\n"),
+    access: adminTokenAccess,
+    rateLimit: tokensLimit,
+    errors: { 404: "No org with this `orgId`.", 409: "A user with this e-mail already exists (e-mails compare case-insensitively)." },
+    request: { body: { required: true, content: { "application/json": { schema: registerBody } } } },
+    responses: {
+      201: { description: "The user, the org and the role they got.", content: { "application/json": { schema: registerResponse } } },
+    },
+  }),
+  handler: async (c) => {
     const body = c.req.valid("json");
     const { db } = c.var.services;
     const userId = crypto.randomUUID();
@@ -69,4 +74,4 @@ export const register = new Hono<AppEnv>().post(
     }
     return c.json(created, 201);
   },
-);
+});

@@ -6,16 +6,13 @@
  * of the cache key). One Neon request (`db.batch` of the per-day figures and the top products).
  * Errors: 400 (bad period or format, unknown parameter), 401, 403.
  */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
+import { z } from "@hono/zod-openapi";
+import { defineOperation } from "../../core/route";
 import { renderLineChart, svgDataUri } from "./chart";
+import { cacheTtl, dashboardReaders, group } from "./group";
 import { periodRange } from "./period";
 import { dailyFigures, fillDays, topProducts, toTopProduct } from "./rollup";
-import { type DailyTrends, dailyTrendsQuery } from "./schemas";
+import { dailyTrends, dailyTrendsQuery } from "./schemas";
 
 /** The four events of the chart, with their legend names and colours. */
 const events = [
@@ -26,12 +23,25 @@ const events = [
 ] as const;
 
 /** `GET /analytics/daily-trends`, mounted under `/api/v1`. */
-export const analyticsDailyTrends = new Hono<AppEnv>().get(
-  "/analytics/daily-trends",
-  requireDashboardReader(),
-  cachedRead("dashboard", "analytics-daily-trends", cacheTtl.analytics),
-  validate("query", dailyTrendsQuery),
-  async (c) => {
+export const analyticsDailyTrends = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/analytics/daily-trends",
+    summary: "Per-day orders, buyouts, cancellations and returns, with a chart",
+    access: dashboardReaders,
+    cache: { name: "analytics-daily-trends", ttlSeconds: cacheTtl.analytics },
+    request: { query: dailyTrendsQuery },
+    responses: {
+      200: {
+        description: "Per-day orders, buyouts, cancellations and returns, with a chart (`format=svg`: the chart alone).",
+        content: {
+          "application/json": { schema: dailyTrends },
+          "image/svg+xml": { schema: z.string().openapi({ description: "An SVG line chart of the four counts." }) },
+        },
+      },
+    },
+  }),
+  handler: async (c) => {
     const { period, format } = c.req.valid("query");
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
@@ -50,6 +60,6 @@ export const analyticsDailyTrends = new Hono<AppEnv>().get(
       series: events.map((e) => ({ name: e.name, color: e.color, values: days.map((d) => d[e.key]) })),
     });
     if (format === "svg") return c.body(svg, 200, { "Content-Type": "image/svg+xml" });
-    return c.json({ period, range, days, topProducts: top.map(toTopProduct), chart: svgDataUri(svg) } satisfies DailyTrends);
+    return c.json({ period, range, days, topProducts: top.map(toTopProduct), chart: svgDataUri(svg) }, 200);
   },
-);
+});

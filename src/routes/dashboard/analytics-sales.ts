@@ -5,35 +5,44 @@
  * are the exact sum of the days.
  * Errors: 400 (bad period or unknown parameter), 401, 403.
  */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
+import { defineOperation } from "../../core/route";
+import { cacheTtl, dashboardReaders, group } from "./group";
 import { periodRange } from "./period";
 import { addFigures, dailyFigures, fillDays, noFigures, topProducts, toSalesTotals, toTopProduct } from "./rollup";
-import { periodQuery, type SalesAnalytics } from "./schemas";
+import { periodQuery, salesAnalytics } from "./schemas";
 
 /** `GET /analytics/sales`, mounted under `/api/v1`. */
-export const analyticsSales = new Hono<AppEnv>().get(
-  "/analytics/sales",
-  requireDashboardReader(),
-  cachedRead("dashboard", "analytics-sales", cacheTtl.analytics),
-  validate("query", periodQuery),
-  async (c) => {
+export const analyticsSales = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/analytics/sales",
+    summary: "Sales totals, a per-day series and the top products of a period",
+    access: dashboardReaders,
+    cache: { name: "analytics-sales", ttlSeconds: cacheTtl.analytics },
+    request: { query: periodQuery },
+    responses: {
+      200: {
+        description: "Sales totals, a per-day series and the top products of a period.",
+        content: { "application/json": { schema: salesAnalytics } },
+      },
+    },
+  }),
+  handler: async (c) => {
     const { period } = c.req.valid("query");
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const range = periodRange(period);
     const [daily, top] = await db.batch([dailyFigures(db, orgId, range), topProducts(db, orgId, range)]);
     const days = fillDays(range, daily);
-    return c.json({
-      period,
-      range,
-      totals: toSalesTotals(days.reduce(addFigures, noFigures)),
-      series: days.map((d) => ({ day: d.day, ...toSalesTotals(d) })),
-      topProducts: top.map(toTopProduct),
-    } satisfies SalesAnalytics);
+    return c.json(
+      {
+        period,
+        range,
+        totals: toSalesTotals(days.reduce(addFigures, noFigures)),
+        series: days.map((d) => ({ day: d.day, ...toSalesTotals(d) })),
+        topProducts: top.map(toTopProduct),
+      },
+      200,
+    );
   },
-);
+});

@@ -5,16 +5,12 @@
  * One Neon request: both periods' rollup sums in one `db.batch`.
  * Errors: 400 (bad period or unknown parameter), 401, 403.
  */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
+import { defineOperation } from "../../core/route";
+import { cacheTtl, dashboardReaders, group } from "./group";
 import { changePercent, toRoubles } from "./money";
 import { periodRange, previousRange } from "./period";
 import { noFigures, type RollupFigures, rangeFigures } from "./rollup";
-import { periodQuery, type SalesSummary } from "./schemas";
+import { periodQuery, salesSummary } from "./schemas";
 
 /** A card of one event: its count and kopeck fields in the rollup figures. */
 const card = (current: RollupFigures, previous: RollupFigures, count: keyof RollupFigures, kopecks: keyof RollupFigures) => ({
@@ -27,12 +23,22 @@ const card = (current: RollupFigures, previous: RollupFigures, count: keyof Roll
 });
 
 /** `GET /analytics/summary`, mounted under `/api/v1`. */
-export const analyticsSummary = new Hono<AppEnv>().get(
-  "/analytics/summary",
-  requireDashboardReader(),
-  cachedRead("dashboard", "analytics-summary", cacheTtl.analytics),
-  validate("query", periodQuery),
-  async (c) => {
+export const analyticsSummary = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/analytics/summary",
+    summary: "Summary cards: this period against the previous one",
+    access: dashboardReaders,
+    cache: { name: "analytics-summary", ttlSeconds: cacheTtl.analytics },
+    request: { query: periodQuery },
+    responses: {
+      200: {
+        description: "Summary cards: this period against the previous one.",
+        content: { "application/json": { schema: salesSummary } },
+      },
+    },
+  }),
+  handler: async (c) => {
     const { period } = c.req.valid("query");
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
@@ -42,16 +48,19 @@ export const analyticsSummary = new Hono<AppEnv>().get(
       rangeFigures(db, orgId, range),
       rangeFigures(db, orgId, before),
     ]);
-    return c.json({
-      period,
-      range,
-      previousRange: before,
-      cards: {
-        orders: card(current, previous, "orders", "ordersKopecks"),
-        buyouts: card(current, previous, "buyouts", "buyoutsKopecks"),
-        cancellations: card(current, previous, "cancellations", "cancellationsKopecks"),
-        returns: card(current, previous, "returns", "returnsKopecks"),
+    return c.json(
+      {
+        period,
+        range,
+        previousRange: before,
+        cards: {
+          orders: card(current, previous, "orders", "ordersKopecks"),
+          buyouts: card(current, previous, "buyouts", "buyoutsKopecks"),
+          cancellations: card(current, previous, "cancellations", "cancellationsKopecks"),
+          returns: card(current, previous, "returns", "returnsKopecks"),
+        },
       },
-    } satisfies SalesSummary);
+      200,
+    );
   },
-);
+});

@@ -8,28 +8,35 @@
  * 404 (no such order in the caller's org — another org's order is answered the same way).
  */
 import { and, between, eq, inArray } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
 import { dailyProductStats, orders, products, stocks } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
+import { defineOperation } from "../../core/route";
+import { cacheTtl, dashboardReaders, group } from "./group";
 import { toRoubles } from "./money";
 import { orderColumns, toOrderView } from "./order-view";
 import { periodRange } from "./period";
 import { sumCount, sumKopecks } from "./rollup";
-import { type OrderDetail, orderParams } from "./schemas";
+import { orderDetail, orderParams } from "./schemas";
 import { compareSizes } from "./sizes";
 
 /** `GET /orders/{srid}`, mounted under `/api/v1`. */
-export const getOrder = new Hono<AppEnv>().get(
-  "/orders/:srid",
-  requireDashboardReader(),
-  cachedRead("dashboard", "orders-detail", cacheTtl.orders),
-  validate("param", orderParams),
-  async (c) => {
+export const getOrder = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/orders/{srid}",
+    summary: "One order with its product, stock by size and 30-day figures",
+    access: dashboardReaders,
+    cache: { name: "orders-detail", ttlSeconds: cacheTtl.orders },
+    request: { params: orderParams },
+    errors: { 404: "No order with this srid in the caller's org." },
+    responses: {
+      200: {
+        description: "One order with its product, stock by size and 30-day figures.",
+        content: { "application/json": { schema: orderDetail } },
+      },
+    },
+  }),
+  handler: async (c) => {
     const { srid } = c.req.valid("param");
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
@@ -76,25 +83,28 @@ export const getOrder = new Hono<AppEnv>().get(
     ]);
     if (!row) throw new ApiError("NOT_FOUND", { detail: "No order with this srid." });
     const { order } = row;
-    return c.json({
-      order: toOrderView(order),
-      product:
-        order.name === null
-          ? null
-          : {
-              nmId: order.nmId,
-              name: order.name,
-              supplierArticle: order.supplierArticle,
-              brand: row.brand ?? "",
-              subject: row.subject ?? "",
-              category: row.category ?? "",
-            },
-      stockBySize: stockRows.sort((a, b) => compareSizes(a.techSize, b.techSize)),
-      last30Days: {
-        range,
-        orders: { count: last30?.orders ?? 0, amount: toRoubles(last30?.ordersKopecks ?? 0) },
-        buyouts: { count: last30?.buyouts ?? 0, amount: toRoubles(last30?.buyoutsKopecks ?? 0) },
+    return c.json(
+      {
+        order: toOrderView(order),
+        product:
+          order.name === null
+            ? null
+            : {
+                nmId: order.nmId,
+                name: order.name,
+                supplierArticle: order.supplierArticle,
+                brand: row.brand ?? "",
+                subject: row.subject ?? "",
+                category: row.category ?? "",
+              },
+        stockBySize: stockRows.sort((a, b) => compareSizes(a.techSize, b.techSize)),
+        last30Days: {
+          range,
+          orders: { count: last30?.orders ?? 0, amount: toRoubles(last30?.ordersKopecks ?? 0) },
+          buyouts: { count: last30?.buyouts ?? 0, amount: toRoubles(last30?.buyoutsKopecks ?? 0) },
+        },
       },
-    } satisfies OrderDetail);
+      200,
+    );
   },
-);
+});

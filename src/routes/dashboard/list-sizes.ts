@@ -5,26 +5,29 @@
  * Errors: 400 (unknown parameter), 401, 403.
  */
 import { eq } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
 import { stocks } from "../../core/db/schema";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
-import { noQuery, type SizeList } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { cacheTtl, dashboardReaders, group } from "./group";
+import { sizeList } from "./schemas";
 import { compareSizes } from "./sizes";
 
 /** `GET /sizes`, mounted under `/api/v1`. */
-export const listSizes = new Hono<AppEnv>().get(
-  "/sizes",
-  requireDashboardReader(),
-  cachedRead("dashboard", "sizes", cacheTtl.reference),
-  validate("query", noQuery),
-  async (c) => {
+export const listSizes = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/sizes",
+    summary: "Sizes in the org's stock, in logical order",
+    access: dashboardReaders,
+    cache: { name: "sizes", ttlSeconds: cacheTtl.reference },
+
+    responses: {
+      200: { description: "Sizes in the org's stock, in logical order.", content: { "application/json": { schema: sizeList } } },
+    },
+  }),
+  handler: async (c) => {
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const rows = await db.selectDistinct({ techSize: stocks.techSize }).from(stocks).where(eq(stocks.orgId, orgId));
-    return c.json({ items: rows.map((r) => r.techSize).sort(compareSizes) } satisfies SizeList);
+    return c.json({ items: rows.map((r) => r.techSize).sort(compareSizes) }, 200);
   },
-);
+});

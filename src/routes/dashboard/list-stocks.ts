@@ -11,15 +11,11 @@
  * Errors: 400 (limit outside 1–100, negative offset, q over 100 characters, unknown parameter), 401, 403.
  */
 import { and, asc, count, eq, ilike, inArray, like, or, type SQL, sql } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
 import type { Database } from "../../core/db/client";
 import { products, stocks } from "../../core/db/schema";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
-import { type StocksPage, stocksQuery } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { cacheTtl, dashboardReaders, group } from "./group";
+import { stocksPage, stocksQuery } from "./schemas";
 import { compareSizes, sizeOrderBy } from "./sizes";
 
 /** `text` as a LIKE pattern that matches it literally (`\` is Postgres' default escape). */
@@ -40,12 +36,19 @@ function matchesSearch(db: Database, orgId: string, q: string): SQL | undefined 
 }
 
 /** `GET /stocks`, mounted under `/api/v1`. */
-export const listStocks = new Hono<AppEnv>().get(
-  "/stocks",
-  requireDashboardReader(),
-  cachedRead("dashboard", "stocks", cacheTtl.stocks),
-  validate("query", stocksQuery),
-  async (c) => {
+export const listStocks = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/stocks",
+    summary: "Current stock rows, filtered, searched and paged",
+    access: dashboardReaders,
+    cache: { name: "stocks", ttlSeconds: cacheTtl.stocks },
+    request: { query: stocksQuery },
+    responses: {
+      200: { description: "Current stock rows, filtered, searched and paged.", content: { "application/json": { schema: stocksPage } } },
+    },
+  }),
+  handler: async (c) => {
     const { warehouses, sizes, q, limit, offset } = c.req.valid("query");
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
@@ -86,12 +89,15 @@ export const listStocks = new Hono<AppEnv>().get(
       db.selectDistinct({ name: stocks.warehouseName }).from(stocks).where(eq(stocks.orgId, orgId)).orderBy(asc(stocks.warehouseName)),
       db.selectDistinct({ techSize: stocks.techSize }).from(stocks).where(eq(stocks.orgId, orgId)),
     ]);
-    return c.json({
-      items,
-      total: counted?.total ?? 0,
-      limit,
-      offset,
-      filters: { warehouses: warehouseNames.map((w) => w.name), sizes: sizeValues.map((s) => s.techSize).sort(compareSizes) },
-    } satisfies StocksPage);
+    return c.json(
+      {
+        items,
+        total: counted?.total ?? 0,
+        limit,
+        offset,
+        filters: { warehouses: warehouseNames.map((w) => w.name), sizes: sizeValues.map((s) => s.techSize).sort(compareSizes) },
+      },
+      200,
+    );
   },
-);
+});

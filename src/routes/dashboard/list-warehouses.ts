@@ -7,22 +7,25 @@
  * Errors: 400 (unknown parameter), 401, 403.
  */
 import { asc, desc, eq, sql } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
 import { stocks, warehouses } from "../../core/db/schema";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
-import { noQuery, type WarehouseList } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { cacheTtl, dashboardReaders, group } from "./group";
+import { warehouseList } from "./schemas";
 
 /** `GET /warehouses`, mounted under `/api/v1`. */
-export const listWarehouses = new Hono<AppEnv>().get(
-  "/warehouses",
-  requireDashboardReader(),
-  cachedRead("dashboard", "warehouses", cacheTtl.reference),
-  validate("query", noQuery),
-  async (c) => {
+export const listWarehouses = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/warehouses",
+    summary: "Warehouses holding the org's stock",
+    access: dashboardReaders,
+    cache: { name: "warehouses", ttlSeconds: cacheTtl.reference },
+
+    responses: {
+      200: { description: "Warehouses holding the org's stock.", content: { "application/json": { schema: warehouseList } } },
+    },
+  }),
+  handler: async (c) => {
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const known = db
@@ -47,6 +50,6 @@ export const listWarehouses = new Hono<AppEnv>().get(
       .from(known)
       .fullJoin(stocked, eq(known.name, stocked.name))
       .orderBy(desc(productCount), asc(name));
-    return c.json({ items } satisfies WarehouseList);
+    return c.json({ items }, 200);
   },
-);
+});

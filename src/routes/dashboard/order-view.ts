@@ -3,7 +3,7 @@
  * the selected columns (the product name joined from `products`) and the row → API mapping.
  */
 import { orders, products } from "../../core/db/schema";
-import { toMoscowDateTime } from "./period";
+import { toMoscowDateTime } from "../../core/time";
 import type { OrderView } from "./schemas";
 
 /** Columns of {@link OrderView}; select them from `orders` left-joined with `products`. */

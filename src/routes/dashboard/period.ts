@@ -1,11 +1,8 @@
 /**
- * Moscow calendar days and the dashboard's reporting periods.
- *
- * Wildberries reports in Moscow time, UTC+3 all year (Russia has had no DST since 2014), so a
- * Moscow day is plain arithmetic on the UTC instant. Days travel as `YYYY-MM-DD` strings, which
- * sort and compare like the dates they name.
- * @see https://dev.wildberries.ru/openapi/reports (timestamps are Moscow time without an offset)
+ * The dashboard's reporting periods, as ranges of Moscow days (`YYYY-MM-DD`, which sort and
+ * compare like the dates they name). Moscow time itself is `src/core/time.ts`.
  */
+import { moscowDay } from "../../core/time";
 
 /** Periods a dashboard can ask for: the last N Moscow days, today included. */
 export const periods = ["7d", "30d", "60d", "90d", "180d"] as const;
@@ -16,17 +13,11 @@ export type Period = (typeof periods)[number];
 export const defaultPeriod: Period = "30d";
 
 const DAY_MS = 86_400_000;
-const MOSCOW_OFFSET_MS = 3 * 3_600_000;
 
 /** An inclusive range of Moscow days, `from` ≤ `to`, both `YYYY-MM-DD`. */
 export interface DayRange {
   from: string;
   to: string;
-}
-
-/** The Moscow calendar day of `instantMs` (default: now), as `YYYY-MM-DD`. */
-export function moscowDay(instantMs: number = Date.now()): string {
-  return new Date(instantMs + MOSCOW_OFFSET_MS).toISOString().slice(0, 10);
 }
 
 /** `day` moved by `days` (negative: earlier). */
@@ -69,16 +60,4 @@ export function eachDay(range: DayRange): string[] {
  */
 export function dayStart(day: string): string {
   return `${day}T00:00:00+03:00`;
-}
-
-/**
- * A Postgres `timestamptz` text (`2026-11-20 11:03:11+00`, `…11.5+03:00`) as Moscow time with
- * its offset, second resolution: `2026-11-20T14:03:11+03:00`.
- * @throws RangeError when the text is not a timestamp.
- */
-export function toMoscowDateTime(timestamp: string): string {
-  const iso = timestamp.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00");
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new RangeError(`not a timestamp: ${timestamp}`);
-  return `${new Date(ms + MOSCOW_OFFSET_MS).toISOString().slice(0, 19)}+03:00`;
 }

@@ -7,25 +7,29 @@
  * Errors: 400 (unknown status, limit outside 1–100, negative offset, unknown parameter), 401, 403.
  */
 import { and, asc, count, desc, eq, gte, lt, not, type SQL, sql } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { cacheTtl } from "../../core/cache";
 import { orders, products } from "../../core/db/schema";
-import { cachedRead } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { requireDashboardReader } from "./access";
+import { defineOperation } from "../../core/route";
+import { moscowDay } from "../../core/time";
+import { cacheTtl, dashboardReaders, group } from "./group";
 import { toKopecks, toRoubles } from "./money";
 import { orderColumns, toOrderView } from "./order-view";
-import { addDays, dayStart, moscowDay } from "./period";
-import { type RecentOrders, recentOrdersQuery } from "./schemas";
+import { addDays, dayStart } from "./period";
+import { recentOrdersPage, recentOrdersQuery } from "./schemas";
 
 /** `GET /orders/recent`, mounted under `/api/v1` before `/orders/{srid}`. */
-export const recentOrders = new Hono<AppEnv>().get(
-  "/orders/recent",
-  requireDashboardReader(),
-  cachedRead("dashboard", "orders-recent", cacheTtl.orders),
-  validate("query", recentOrdersQuery),
-  async (c) => {
+export const recentOrders = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/orders/recent",
+    summary: "The latest orders, with today and yesterday",
+    access: dashboardReaders,
+    cache: { name: "orders-recent", ttlSeconds: cacheTtl.orders },
+    request: { query: recentOrdersQuery },
+    responses: {
+      200: { description: "The latest orders, with today and yesterday.", content: { "application/json": { schema: recentOrdersPage } } },
+    },
+  }),
+  handler: async (c) => {
     const { status, limit, offset } = c.req.valid("query");
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
@@ -59,14 +63,17 @@ export const recentOrders = new Hono<AppEnv>().get(
         .from(orders)
         .where(and(where, gte(orders.date, dayStart(yesterday)), lt(orders.date, dayStart(addDays(today, 1))))),
     ]);
-    return c.json({
-      status,
-      items: items.map(toOrderView),
-      total: counted?.total ?? 0,
-      limit,
-      offset,
-      today: { day: today, count: days?.todayCount ?? 0, amount: toRoubles(days?.todayKopecks ?? 0) },
-      yesterday: { day: yesterday, count: days?.yesterdayCount ?? 0, amount: toRoubles(days?.yesterdayKopecks ?? 0) },
-    } satisfies RecentOrders);
+    return c.json(
+      {
+        status,
+        items: items.map(toOrderView),
+        total: counted?.total ?? 0,
+        limit,
+        offset,
+        today: { day: today, count: days?.todayCount ?? 0, amount: toRoubles(days?.todayKopecks ?? 0) },
+        yesterday: { day: yesterday, count: days?.yesterdayCount ?? 0, amount: toRoubles(days?.yesterdayKopecks ?? 0) },
+      },
+      200,
+    );
   },
-);
+});

@@ -5,7 +5,7 @@
  * Money is in roubles with kopeck precision; days are Moscow days `YYYY-MM-DD`; timestamps
  * are Moscow time with the offset (`2026-11-20T14:03:11+03:00`).
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { defaultPeriod, periods } from "./period";
 
 /** Largest `offset` of a paged list: deep pages cost a scan; history belongs to the analytics. */
@@ -25,7 +25,11 @@ const integerParam = (min: number, max: number, fallback: number) =>
  * Hono's query target (`c.req.queries()`) gives one value as a string, several as an array.
  */
 const multiParam = (maxValues: number, maxLength: number) =>
-  z.preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().trim().min(1).max(maxLength)).max(maxValues));
+  z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
+    .pipe(z.array(z.string().trim().min(1).max(maxLength)).max(maxValues));
 
 const period = z.enum(periods).default(defaultPeriod);
 const limit = integerParam(1, 100, 20);
@@ -53,9 +57,6 @@ export const stocksQuery = z
   })
   .strict();
 
-/** Routes without parameters still reject unknown ones. */
-export const noQuery = z.object({}).strict();
-
 /** Status filter of the recent orders: not canceled, canceled, or both. */
 export const orderStatuses = ["active", "canceled", "all"] as const;
 
@@ -70,6 +71,45 @@ export const orderParams = z.object({
     .max(100)
     .regex(/^[A-Za-z0-9._-]+$/, "Expected letters, digits, '.', '_' or '-'"),
 });
+
+// Examples: rows of the WB-format demo data set of the local stack (`generateWbDataset`, seed 1,
+// anchored at 2026-11-20 23:59:59 Moscow time) as the API answers them; test/unit/examples.test.ts
+// proves they are.
+
+/** A stock row of the demo data set. */
+export const stockRowExample = {
+  nmId: 104537578,
+  name: "Футболки Бархат BR-1038/розовый",
+  supplierArticle: "BR-1038/розовый",
+  barcode: "2091966695094",
+  techSize: "XS",
+  warehouseName: "Краснодар",
+  quantity: 1,
+  inWayToClient: 1,
+  inWayFromClient: 0,
+  price: 3290,
+  discount: 46,
+};
+
+/** An order line of the demo data set (`srid` is WB's order line id). */
+export const orderViewExample = {
+  srid: "92.rb63de9937173acca.0.0",
+  date: "2026-11-20T22:59:35+03:00",
+  nmId: 317404789,
+  name: "Игрушки мягкие Мягкий Дом MD-1094/черный",
+  supplierArticle: "MD-1094/черный",
+  techSize: "0",
+  barcode: "2067460571776",
+  warehouseName: "Коледино",
+  regionName: "Москва",
+  totalPrice: 790,
+  discountPercent: 28,
+  spp: 14,
+  finishedPrice: 489.17,
+  priceWithDisc: 568.8,
+  isCancel: false,
+  cancelDate: null,
+};
 
 // Responses.
 
@@ -163,21 +203,23 @@ export const dailyTrends = z.object({
 export type DailyTrends = z.infer<typeof dailyTrends>;
 
 /** One stock row: one size (barcode) of one product at one warehouse, as WB last reported it. */
-export const stockRow = z.object({
-  nmId: z.number().int(),
-  name: z.string().nullable(),
-  supplierArticle: z.string(),
-  barcode: z.string(),
-  techSize: z.string(),
-  warehouseName: z.string(),
-  quantity: z.number().int(),
-  inWayToClient: z.number().int(),
-  inWayFromClient: z.number().int(),
-  /** Price before the seller's discount, ₽. */
-  price: roubles,
-  /** Seller's discount, %. */
-  discount: z.number().int(),
-});
+export const stockRow = z
+  .object({
+    nmId: z.number().int(),
+    name: z.string().nullable(),
+    supplierArticle: z.string(),
+    barcode: z.string(),
+    techSize: z.string(),
+    warehouseName: z.string(),
+    quantity: z.number().int(),
+    inWayToClient: z.number().int(),
+    inWayFromClient: z.number().int(),
+    /** Price before the seller's discount, ₽. */
+    price: roubles,
+    /** Seller's discount, %. */
+    discount: z.number().int(),
+  })
+  .openapi("StockRow", { example: stockRowExample });
 
 /** `GET /stocks`. */
 export const stocksPage = z.object({
@@ -215,26 +257,28 @@ export const sizeList = z.object({ items: z.array(z.string()) });
 export type SizeList = z.infer<typeof sizeList>;
 
 /** One order line as the dashboard shows it. */
-export const orderView = z.object({
-  srid: z.string(),
-  /** When the buyer placed it, Moscow time with offset. */
-  date: z.string(),
-  nmId: z.number().int(),
-  name: z.string().nullable(),
-  supplierArticle: z.string(),
-  techSize: z.string(),
-  barcode: z.string(),
-  warehouseName: z.string(),
-  regionName: z.string().nullable(),
-  totalPrice: roubles,
-  discountPercent: z.number().int(),
-  /** WB's discount for the buyer (СПП), %. */
-  spp: z.number(),
-  finishedPrice: roubles,
-  priceWithDisc: roubles,
-  isCancel: z.boolean(),
-  cancelDate: z.string().nullable(),
-});
+export const orderView = z
+  .object({
+    srid: z.string(),
+    /** When the buyer placed it, Moscow time with offset. */
+    date: z.string(),
+    nmId: z.number().int(),
+    name: z.string().nullable(),
+    supplierArticle: z.string(),
+    techSize: z.string(),
+    barcode: z.string(),
+    warehouseName: z.string(),
+    regionName: z.string().nullable(),
+    totalPrice: roubles,
+    discountPercent: z.number().int(),
+    /** WB's discount for the buyer (СПП), %. */
+    spp: z.number(),
+    finishedPrice: roubles,
+    priceWithDisc: roubles,
+    isCancel: z.boolean(),
+    cancelDate: z.string().nullable(),
+  })
+  .openapi("Order", { example: orderViewExample });
 /** The shape of {@link orderView}. */
 export type OrderView = z.infer<typeof orderView>;
 
@@ -242,7 +286,7 @@ export type OrderView = z.infer<typeof orderView>;
 const dayFigure = z.object({ day, count, amount: roubles });
 
 /** `GET /orders/recent`. */
-export const recentOrders = z.object({
+export const recentOrdersPage = z.object({
   status: z.enum(orderStatuses),
   items: z.array(orderView),
   total: count,
@@ -253,7 +297,7 @@ export const recentOrders = z.object({
   yesterday: dayFigure,
 });
 /** The shape of {@link recentOrders}. */
-export type RecentOrders = z.infer<typeof recentOrders>;
+export type RecentOrders = z.infer<typeof recentOrdersPage>;
 
 const figure = z.object({ count, amount: roubles });
 

@@ -1,28 +1,40 @@
 /**
- * `POST /jobs/failure-callback` — QStash's `Upstash-Failure-Callback` target: a job message failed
- * its last retry. Lands a dead letter (once per `sourceMessageId`) and marks the job `dead`.
- * 401 without a valid signature for `PUBLIC_JOBS_URL/jobs/failure-callback`; 400 for a body that is
- * not a failure callback; 200 `{ deadLetterId, jobId, duplicate }` otherwise (a repeated callback
- * is a 200 with `duplicate: true`, so QStash stops).
+ * `POST /jobs/failure-callback`: QStash's `Upstash-Failure-Callback` target.
  * @see https://upstash.com/docs/qstash/features/callbacks
  */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
-import { strictQuery } from "../../core/validation";
+import { qstashAccess } from "../../core/access";
+import { defineOperation } from "../../core/route";
 import { landDeadLetter } from "../../jobs/dead-letters";
 import { FAILURE_CALLBACK_PATH } from "../../jobs/ledger";
-import { qstashJson, requireQStashSignature } from "./qstash";
-import { failureCallbackBody } from "./schemas";
+import { group } from "./group";
+import { failureCallbackBody, landedDeadLetter } from "./schemas";
 
-export const failureCallback = new Hono<AppEnv>().post(
-  "/failure-callback",
-  requireQStashSignature(FAILURE_CALLBACK_PATH),
-  strictQuery(),
-  qstashJson(failureCallbackBody),
-  async (c) => {
+/** Lands a dead letter for a job message that failed its last retry, and marks the job `dead`. */
+export const failureCallback = defineOperation({
+  route: group.route({
+    method: "post",
+    path: FAILURE_CALLBACK_PATH,
+    summary: "Land a dead letter (QStash failure callback)",
+    description: [
+      "QStash posts here, signed for `PUBLIC_JOBS_URL` + `/jobs/failure-callback`, when a job message failed its " +
+        "last retry: the failed message (base64 `sourceBody`) and the destination's last answer (`status`, base64 `body`).",
+      "One statement inserts the dead letter, keyed by QStash's `sourceMessageId`, and — only when it is new — marks " +
+        "the job `dead` with the last answer. A repeated callback changes nothing (not even a job replayed meanwhile) " +
+        "and is answered 200 with `duplicate: true`, so QStash stops.",
+    ].join("\n\n"),
+    access: qstashAccess,
+    request: { body: { required: true, content: { "application/json": { schema: failureCallbackBody } } } },
+    responses: {
+      200: {
+        description: "The dead letter landed, or was already there (`duplicate: true`).",
+        content: { "application/json": { schema: landedDeadLetter } },
+      },
+    },
+  }),
+  handler: async (c) => {
     const report = c.req.valid("json");
     const landed = await landDeadLetter(c.var.services.db, report);
     c.var.services.logger.warn("job dead-lettered", { ...landed, sourceMessageId: report.sourceMessageId, status: report.status });
-    return c.json(landed);
+    return c.json(landed, 200);
   },
-);
+});

@@ -1,16 +1,13 @@
-/**
- * `GET /api/v1/admin/dead-letters?limit=` — the org's dead letters, newest first (owner, admin):
- * job messages QStash gave up on, with the last answer. Errors: 400, 401, 403, 429.
- */
+/** `GET /api/v1/admin/dead-letters?limit=`: the org's dead letters. */
 import { desc, eq } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
+import { orgAdmins, tokenAccess } from "../../core/access";
 import { deadLetters } from "../../core/db/schema";
-import { rateLimit, requireAuth } from "../../core/middleware";
-import { validate } from "../../core/validation";
-import { type DeadLettersResponse, type DeadLetterView, deadLettersQuery, isoTime } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { isoTime } from "../../core/time";
+import { group } from "./group";
+import { type DeadLetterView, deadLettersQuery, deadLettersResponse } from "./schemas";
 
-/** A `dead_letters` row as the admin API shows it. */
+/** A `dead_letters` row as the admin API shows it (times RFC 3339 UTC). */
 export function toDeadLetterView(row: typeof deadLetters.$inferSelect): DeadLetterView {
   return {
     id: row.id,
@@ -21,17 +18,28 @@ export function toDeadLetterView(row: typeof deadLetters.$inferSelect): DeadLett
     lastStatus: row.lastStatus,
     lastResponse: row.lastResponse,
     retried: row.retried,
-    failedAt: isoTime(row.failedAt) ?? row.failedAt,
+    failedAt: isoTime(row.failedAt),
     replayedAt: isoTime(row.replayedAt),
   };
 }
 
-export const listDeadLetters = new Hono<AppEnv>().get(
-  "/",
-  requireAuth("owner", "admin"),
-  rateLimit("jobs"),
-  validate("query", deadLettersQuery),
-  async (c) => {
+/** The org's dead letters, newest first. */
+export const listDeadLetters = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/admin/dead-letters",
+    summary: "The org's dead letters",
+    description:
+      "Job messages QStash gave up on (after the last retry, via the failure callback), newest first, at most " +
+      "`limit` (1–100, default 50): the job, the message id, its payload, the destination's last status and " +
+      "answer, the retries, and when it was replayed.",
+    access: tokenAccess(orgAdmins),
+    request: { query: deadLettersQuery },
+    responses: {
+      200: { description: "The org's dead letters, newest first.", content: { "application/json": { schema: deadLettersResponse } } },
+    },
+  }),
+  handler: async (c) => {
     const { limit } = c.req.valid("query");
     const { db } = c.var.services;
     const rows = await db
@@ -40,6 +48,6 @@ export const listDeadLetters = new Hono<AppEnv>().get(
       .where(eq(deadLetters.orgId, c.var.auth.orgId))
       .orderBy(desc(deadLetters.failedAt))
       .limit(limit);
-    return c.json({ deadLetters: rows.map(toDeadLetterView) } satisfies DeadLettersResponse);
+    return c.json({ deadLetters: rows.map(toDeadLetterView) }, 200);
   },
-);
+});

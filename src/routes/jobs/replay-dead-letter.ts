@@ -1,19 +1,12 @@
-/**
- * `POST /api/v1/admin/dead-letters/{id}/replay` — runs a dead job again (owner, admin): the job
- * goes back to `queued`, `replayed_at` is stamped, and the job is published to QStash (deduplication
- * id `{jobId}:replay:{deadLetterId}`) via `waitUntil`; a failed publish is left to the reaper.
- * 202 `{ deadLetterId, jobId, status: "queued", replayedAt }`.
- * Errors: 400 (id not a UUID), 401, 403, 404 (no such dead letter in the caller's org),
- * 409 (already replayed, the job is gone or no longer dead, or another sync of the org is in flight).
- */
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
+/** `POST /api/v1/admin/dead-letters/{id}/replay`: runs a dead job again. */
+import { orgAdmins, tokenAccess } from "../../core/access";
 import { ApiError } from "../../core/errors";
-import { rateLimit, requireAuth } from "../../core/middleware";
-import { emptyBody, strictQuery, validate } from "../../core/validation";
+import { defineOperation } from "../../core/route";
+import { isoTime } from "../../core/time";
 import { type ReplayRefusal, replayDeadLetter } from "../../jobs/dead-letters";
 import { type JobKind, jobPaths, publishJob } from "../../jobs/ledger";
-import { deadLetterParams, isoTime, type ReplayResponse } from "./schemas";
+import { group } from "./group";
+import { deadLetterParams, replayResponse } from "./schemas";
 
 const refusals: Record<Exclude<ReplayRefusal, "not-found">, string> = {
   "already-replayed": "This dead letter was already replayed.",
@@ -22,14 +15,27 @@ const refusals: Record<Exclude<ReplayRefusal, "not-found">, string> = {
   "sync-in-flight": "Another sync of the org is queued or running; replay it when that one has finished.",
 };
 
-export const replayDeadLetterRoute = new Hono<AppEnv>().post(
-  "/:id/replay",
-  requireAuth("owner", "admin"),
-  rateLimit("jobs"),
-  validate("param", deadLetterParams),
-  strictQuery(),
-  emptyBody(),
-  async (c) => {
+/** Puts a dead letter's job back to `queued` and publishes it again. */
+export const replayDeadLetterRoute = defineOperation({
+  route: group.route({
+    method: "post",
+    path: "/api/v1/admin/dead-letters/{id}/replay",
+    summary: "Replay a dead letter",
+    description:
+      "The dead letter's job goes back to `queued` and `replayed_at` is stamped (one statement); then the job is " +
+      "published to QStash (deduplication id `{jobId}:replay:{deadLetterId}`) after answering, and resumes at its " +
+      "cursor. A failed publish is left to the reaper. Takes no body.",
+    access: tokenAccess(orgAdmins),
+    request: { params: deadLetterParams },
+    errors: {
+      404: "No dead letter with this id in the caller's org (another org's is answered the same way).",
+      409: "Already replayed, the job is gone or no longer dead, or another sync of the org is in flight.",
+    },
+    responses: {
+      202: { description: "The job is queued again.", content: { "application/json": { schema: replayResponse } } },
+    },
+  }),
+  handler: async (c) => {
     const { id } = c.req.valid("param");
     const services = c.var.services;
     const result = await replayDeadLetter(services.db, c.var.auth.orgId, id);
@@ -45,14 +51,6 @@ export const replayDeadLetterRoute = new Hono<AppEnv>().post(
         }),
       );
     }
-    return c.json(
-      {
-        deadLetterId: id,
-        jobId: result.jobId,
-        status: "queued",
-        replayedAt: isoTime(result.replayedAt) ?? result.replayedAt,
-      } satisfies ReplayResponse,
-      202,
-    );
+    return c.json({ deadLetterId: id, jobId: result.jobId, status: "queued" as const, replayedAt: isoTime(result.replayedAt) }, 202);
   },
-);
+});

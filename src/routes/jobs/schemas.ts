@@ -1,12 +1,28 @@
 /**
  * Request and response schemas of the `jobs` route group: the QStash consumers (`/jobs/*`) and
- * the sync admin API (`/api/v1/sync/*`, `/api/v1/admin/dead-letters*`).
+ * the sync API (`/api/v1/sync/*`, `/api/v1/admin/dead-letters*`). Times in answers are RFC 3339
+ * UTC (`isoTime` of `src/core/time.ts`).
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { jobStatuses, wbDatasets } from "../../core/db/schema";
 
 /** Body of a job message as we publish it (`src/jobs/ledger.ts`). */
 export const jobMessageBody = z.object({ jobId: z.string().uuid() });
+
+/** Rows received past the cursor, per data set. */
+const rowsPerDataset = z.partialRecord(z.enum(wbDatasets), z.number().int().nonnegative());
+
+/** 200 of a `wb-sync` delivery (`WbSyncDeliveryResult` of `src/jobs/wb-sync-delivery.ts`). */
+export const wbSyncDeliveryResult = z.object({
+  jobId: z.string().uuid(),
+  outcome: z.enum(["succeeded", "continued", "ignored"]),
+  /** The job's status after this delivery; null for an unknown job. */
+  status: z.enum(jobStatuses).nullable(),
+  /** Rows received past the cursor by this delivery, per data set. */
+  rows: rowsPerDataset.optional(),
+  /** Why a delivery was ignored. */
+  reason: z.string().optional(),
+});
 
 /**
  * Body of a QStash failure callback: the failed message and the destination's last answer.
@@ -29,7 +45,14 @@ export const failureCallbackBody = z.looseObject({
   /** A delivery error without a response (timeout, connection refused). */
   error: z.string().optional(),
 });
-export type FailureCallbackBody = z.infer<typeof failureCallbackBody>;
+
+/** 200 of a failure callback: the new dead letter, or `duplicate` (both ids null) when it was already there. */
+export const landedDeadLetter = z.object({
+  deadLetterId: z.string().uuid().nullable(),
+  /** The job id the failed message's body named (any GUID), if any. */
+  jobId: z.guid().nullable(),
+  duplicate: z.boolean(),
+});
 
 /** 202 of `POST /api/v1/sync/wildberries`: the job that will run (a new one, or the one already in flight). */
 export const startSyncResponse = z.object({
@@ -38,9 +61,8 @@ export const startSyncResponse = z.object({
   /** False when a sync of the org was already queued or running and that job is returned. */
   created: z.boolean(),
 });
-export type StartSyncResponse = z.infer<typeof startSyncResponse>;
 
-/** A job as the admin API shows it. Times are RFC 3339 UTC. */
+/** A job as the sync API shows it. */
 export const jobView = z.object({
   id: z.string().uuid(),
   kind: z.string(),
@@ -75,7 +97,6 @@ export const syncStatusResponse = z.object({
   /** The org's latest sync jobs, newest first. */
   jobs: z.array(jobView),
 });
-export type SyncStatusResponse = z.infer<typeof syncStatusResponse>;
 
 /** Query of `GET /api/v1/admin/dead-letters`. */
 export const deadLettersQuery = z
@@ -101,7 +122,6 @@ export type DeadLetterView = z.infer<typeof deadLetterView>;
 
 /** 200 of `GET /api/v1/admin/dead-letters`: newest first. */
 export const deadLettersResponse = z.object({ deadLetters: z.array(deadLetterView) });
-export type DeadLettersResponse = z.infer<typeof deadLettersResponse>;
 
 /** Path of `POST /api/v1/admin/dead-letters/{id}/replay`. */
 export const deadLetterParams = z.object({ id: z.string().uuid() });
@@ -113,18 +133,3 @@ export const replayResponse = z.object({
   status: z.literal("queued"),
   replayedAt: z.string(),
 });
-export type ReplayResponse = z.infer<typeof replayResponse>;
-
-/**
- * Postgres `timestamptz` text (`2026-11-20 11:03:11.123+00`) → RFC 3339 UTC
- * (`2026-11-20T11:03:11.123Z`); null stays null.
- */
-export function isoTime(value: string | null): string | null {
-  if (value === null) return null;
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(value);
-  if (!m) return value;
-  const [, day, time, zone = "Z"] = m;
-  const offset = zone === "Z" ? "Z" : zone.length === 3 ? `${zone}:00` : zone.replace(/^([+-]\d{2})(\d{2})$/, "$1:$2");
-  const ms = Date.parse(`${day}T${time}${offset}`);
-  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
-}

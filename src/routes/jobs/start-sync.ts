@@ -1,30 +1,34 @@
-/**
- * `POST /api/v1/sync/wildberries` — queues a Wildberries sync of the caller's org (owner, admin).
- *
- * Creates a `wb-sync` job (deduplication id = the job id) and publishes it to QStash with
- * retries and the failure callback, via `waitUntil`. 202 `{ jobId, status, created }`. If a sync of
- * the org is already queued, running or retrying, that job is answered instead (`created: false`):
- * one unfinished sync per org. If the publish fails, the job stays `queued` and the reaper cron
- * publishes it after a minute.
- * Errors: 401 (no or bad token), 403 (role), 409 (no Wildberries connection), 429.
- */
+/** `POST /api/v1/sync/wildberries`: queues a Wildberries sync of the caller's org. */
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
+import { orgAdmins, tokenAccess } from "../../core/access";
 import { jobs, wbConnections } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
-import { access, rateLimit } from "../../core/middleware";
-import { emptyBody, strictQuery } from "../../core/validation";
+import { defineOperation } from "../../core/route";
 import { PUBLISH_GRACE_SECONDS, publishJob, secondsFromNow } from "../../jobs/ledger";
-import type { StartSyncResponse } from "./schemas";
+import { group } from "./group";
+import { startSyncResponse } from "./schemas";
 
-export const startSync = new Hono<AppEnv>().post(
-  "/wildberries",
-  access({ roles: ["owner", "admin"], scopes: ["sync:write"] }),
-  rateLimit("jobs"),
-  strictQuery(),
-  emptyBody(),
-  async (c) => {
+/** Queues a `wb-sync` job of the caller's org, or answers the one already in flight. */
+export const startSync = defineOperation({
+  route: group.route({
+    method: "post",
+    path: "/api/v1/sync/wildberries",
+    summary: "Start a Wildberries sync of the org",
+    description:
+      "Creates a `wb-sync` job (deduplication id = the job id) and publishes it to QStash with retries and the " +
+      "failure callback, after answering. If a sync of the org is already queued, running or retrying, that job is " +
+      "answered instead (`created: false`): one unfinished sync per org. If the publish fails, the job stays " +
+      "`queued` and the reaper cron publishes it after a minute. Takes no body.",
+    access: tokenAccess(orgAdmins, ["sync:write"]),
+    errors: { 409: "The org has no Wildberries connection (add a statistics API token first)." },
+    responses: {
+      202: {
+        description: "The job that will run: a new one (`created: true`) or the one already in flight.",
+        content: { "application/json": { schema: startSyncResponse } },
+      },
+    },
+  }),
+  handler: async (c) => {
     const { orgId } = c.var.auth;
     const services = c.var.services;
     const { db, logger } = services;
@@ -48,13 +52,13 @@ export const startSync = new Hono<AppEnv>().post(
         throw new ApiError("CONFLICT", { detail: "The org has no Wildberries connection; add a statistics API token first." });
       const [job] = active;
       if (!job) throw new ApiError("CONFLICT", { detail: "A sync could not be queued; try again." });
-      return c.json({ jobId: job.id, status: job.status, created: false } satisfies StartSyncResponse, 202);
+      return c.json({ jobId: job.id, status: job.status, created: false }, 202);
     }
     c.executionCtx.waitUntil(
       publishJob(services, { jobId, kind: "wb-sync", deduplicationId: jobId }).catch((err: unknown) => {
         logger.warn("wb-sync publish failed; the reaper will publish it", { jobId, error: err });
       }),
     );
-    return c.json({ jobId, status: "queued", created: true } satisfies StartSyncResponse, 202);
+    return c.json({ jobId, status: "queued" as const, created: true }, 202);
   },
-);
+});

@@ -1,19 +1,16 @@
-/**
- * `GET /api/v1/sync/status` — the org's Wildberries sync state (owner, admin, analyst): per data
- * set the cursor, last run, last success, rows of the last run, rows stored and last error; and the
- * latest sync jobs. Also an API key with scope `sync:read`. One Neon request. Errors: 401, 403, 429.
- */
+/** `GET /api/v1/sync/status`: the org's Wildberries sync state. */
 import { and, desc, eq } from "drizzle-orm";
-import { Hono } from "hono";
-import type { AppEnv } from "../../core/app";
+import { tokenAccess } from "../../core/access";
 import { jobs, syncState, wbConnections, wbDatasets } from "../../core/db/schema";
-import { access, rateLimit } from "../../core/middleware";
-import { isoTime, type JobView, type SyncStatusResponse } from "./schemas";
+import { defineOperation } from "../../core/route";
+import { isoTime } from "../../core/time";
+import { group } from "./group";
+import { type JobView, syncStatusResponse } from "./schemas";
 
 /** Jobs listed in the status. */
 const LATEST_JOBS = 10;
 
-/** A `jobs` row as the admin API shows it. */
+/** A `jobs` row as the sync API shows it (times RFC 3339 UTC). */
 export function toJobView(job: typeof jobs.$inferSelect): JobView {
   return {
     id: job.id,
@@ -21,17 +18,28 @@ export function toJobView(job: typeof jobs.$inferSelect): JobView {
     status: job.status,
     attempts: job.attempts,
     lastError: job.lastError,
-    createdAt: isoTime(job.createdAt) ?? job.createdAt,
+    createdAt: isoTime(job.createdAt),
     startedAt: isoTime(job.startedAt),
     finishedAt: isoTime(job.finishedAt),
   };
 }
 
-export const syncStatus = new Hono<AppEnv>().get(
-  "/status",
-  access({ roles: ["owner", "admin", "analyst"], scopes: ["sync:read"] }),
-  rateLimit("jobs"),
-  async (c) => {
+/** The org's sync state per data set, and its latest sync jobs. */
+export const syncStatus = defineOperation({
+  route: group.route({
+    method: "get",
+    path: "/api/v1/sync/status",
+    summary: "The org's Wildberries sync state",
+    description:
+      "Whether the org has a Wildberries token; per data set (orders, sales, stocks) the cursor, the last run, the " +
+      `last success, the rows received by the last run, the rows stored and the last error; and the ${LATEST_JOBS} ` +
+      "latest sync jobs, newest first. One Neon request.",
+    access: tokenAccess(["owner", "admin", "analyst"], ["sync:read"]),
+    responses: {
+      200: { description: "The org's sync state and latest sync jobs.", content: { "application/json": { schema: syncStatusResponse } } },
+    },
+  }),
+  handler: async (c) => {
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const [states, latest, connection] = await db.batch([
@@ -56,6 +64,6 @@ export const syncStatus = new Hono<AppEnv>().get(
         lastError: s?.lastError ?? null,
       };
     });
-    return c.json({ connected: connection.length > 0, datasets, jobs: latest.map(toJobView) } satisfies SyncStatusResponse);
+    return c.json({ connected: connection.length > 0, datasets, jobs: latest.map(toJobView) }, 200);
   },
-);
+});

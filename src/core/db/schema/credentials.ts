@@ -3,6 +3,7 @@
  * families for reuse detection) and org-scoped API keys for machine clients.
  * @see https://datatracker.ietf.org/doc/html/draft-ietf-oauth-security-topics (refresh token rotation)
  */
+import { sql } from "drizzle-orm";
 import { index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { orgs, users } from "./identity";
 
@@ -50,6 +51,8 @@ export const apiKeys = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, mode: "string" }).notNull().defaultNow(),
     lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "string" }),
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "string" }),
+    /** The key stops working then: 90 days after creation by default, at most a year. */
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "string" }).notNull().default(sql`now() + interval '90 days'`),
   },
   (t) => [index("api_keys_org_idx").on(t.orgId)],
 );

@@ -1,8 +1,8 @@
 /**
  * Row types of the Wildberries statistics API, field for field as WB returns them.
  *
- * Pure types, no imports and no runtime values: the production client under `src/` imports them
- * as well as the local double under `dev/wildberries/`.
+ * Pure types, no imports and no runtime values: the production client and the sync import them,
+ * and so does the local double under `dev/wildberries/` (dev may import `src/`, never the reverse).
  *
  * Conventions of every feed:
  * - timestamps ({@link WbDateTime}) are Moscow time (UTC+3, no DST) without an offset;

@@ -1,0 +1,49 @@
+/**
+ * Who may call a route, declared on the route (`defineRoute({ access })`) and enforced by its
+ * guard (`src/core/guard.ts`). The same value documents the route in `/openapi.json`
+ * (`security` and `x-access`) and drives the security tests, which enumerate every route.
+ * - `token`: a user's access token with one of `roles`, or an API key with one of `scopes`;
+ * - `public`: no credential (health, login);
+ * - `qstash`: a QStash delivery, proven by `Upstash-Signature` over the raw body;
+ * - `admin-token`: the operator's shared secret `ADMIN_REGISTRATION_TOKEN` (registration).
+ */
+import type { ApiKeyScope, Role } from "./db/schema";
+
+/** An access policy; see the module comment. */
+export type AccessPolicy =
+  | { kind: "token"; roles: readonly Role[]; scopes: readonly ApiKeyScope[] }
+  | { kind: "public" }
+  | { kind: "qstash" }
+  | { kind: "admin-token" };
+
+/** A `token` policy. */
+export type TokenAccess = Extract<AccessPolicy, { kind: "token" }>;
+
+/** Users with one of `roles`, or API keys holding one of `scopes` (none: users only). */
+export const tokenAccess = (roles: readonly Role[], scopes: readonly ApiKeyScope[] = []): TokenAccess => ({ kind: "token", roles, scopes });
+
+/** No credential. */
+export const publicAccess = { kind: "public" } as const satisfies AccessPolicy;
+
+/** QStash deliveries only (`Upstash-Signature` for the public URL of the route's path). */
+export const qstashAccess = { kind: "qstash" } as const satisfies AccessPolicy;
+
+/** The operator's `ADMIN_REGISTRATION_TOKEN`. */
+export const adminTokenAccess = { kind: "admin-token" } as const satisfies AccessPolicy;
+
+/** Roles that administer an org: API keys, members, sync, dead letters. */
+export const orgAdmins = ["owner", "admin"] as const satisfies readonly Role[];
+
+/** One line for people: who may call a route with `policy`. */
+export function describeAccess(policy: AccessPolicy): string {
+  switch (policy.kind) {
+    case "token":
+      return `Roles: ${policy.roles.join(", ")}${policy.scopes.length ? `; API key scopes: ${policy.scopes.join(", ")}` : "; no API keys"}.`;
+    case "public":
+      return "Public: no credential.";
+    case "qstash":
+      return "QStash deliveries only (Upstash-Signature).";
+    case "admin-token":
+      return "Operator only: Bearer ADMIN_REGISTRATION_TOKEN.";
+  }
+}

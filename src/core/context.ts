@@ -1,0 +1,49 @@
+/**
+ * The one Hono environment type of every route (`AppEnv`) and the per-request services.
+ *
+ * `buildServices` is the only place services are made: the app's first middleware calls it
+ * for `fetch`, and the scheduled handler calls it for each cron run, so both see the same
+ * clients, configuration and logger fields.
+ */
+import type { AuthContext } from "./auth/jwt";
+import { createDatabase, type Database } from "./db/client";
+import { type AppConfig, type Env, parseEnv } from "./env";
+import { createLogger, type Logger } from "./logger";
+import { createQueue, type QueueClient } from "./queue";
+import { createRedis, type Redis } from "./redis";
+
+/** Per-request (or per-cron-run) services. */
+export interface Services {
+  config: AppConfig;
+  db: Database;
+  redis: Redis;
+  queue: QueueClient;
+  logger: Logger;
+}
+
+/** The Hono environment of every app, router and handler. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    services: Services;
+    /** Set by the route guard of token routes; absent on public, QStash and operator routes. */
+    auth: AuthContext | undefined;
+  };
+};
+
+/**
+ * Parses `env` (memoized per isolate) and builds the services, with a logger whose every line
+ * carries `logContext` (service name, request id or cron).
+ * @throws Error naming every invalid or missing variable (see `parseEnv`).
+ */
+export function buildServices(env: unknown, logContext: Record<string, unknown>): Services {
+  const config = parseEnv(env);
+  return {
+    config,
+    logger: createLogger(logContext, config.LOG_LEVEL),
+    db: createDatabase(config),
+    redis: createRedis(config),
+    queue: createQueue(config),
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * Route group `jobs`: the Wildberries sync. QStash delivers job messages to `/jobs/*` (signed
+ * deliveries, no user token, not rate limited); the sync API under `/api/v1/sync` and the dead
+ * letters under `/api/v1/admin/dead-letters` take an access token (the org comes from it) and are
+ * rate limited in the buckets `jobs-read` and `jobs-write`. Two crons (the triggers of wrangler
+ * env `jobs`) queue the scheduled syncs and reap stalled jobs. See docs/sync.md.
+ */
+import { defineGroup } from "../../core/route";
+import { reapJobs } from "../../jobs/reaper";
+import { enqueueScheduledSyncs } from "../../jobs/scheduled-syncs";
+
+/**
+ * The `jobs` group. Crons (the same expressions as `[env.jobs.triggers]` in wrangler.toml):
+ * every 30 minutes one `wb-sync` job per org with a Wildberries connection; every 5 minutes the
+ * reaper, which re-publishes stalled jobs and buries abandoned ones.
+ */
+export const group = defineGroup({
+  name: "jobs",
+  description: "Wildberries sync: start it and watch it, dead letters and their replay, and the QStash job consumers.",
+  crons: {
+    "*/30 * * * *": async (services, scheduledTime) => {
+      await enqueueScheduledSyncs(services, scheduledTime);
+    },
+    "*/5 * * * *": async (services, scheduledTime) => {
+      await reapJobs(services, scheduledTime);
+    },
+  },
+});

@@ -1,0 +1,13 @@
+/**
+ * The route-group registry: every group, once. The all-in-one Worker (`src/workers/all.ts`),
+ * the env check of `RATE_LIMIT_OVERRIDES`, the `npm run build` loop (`scripts/build.ts`), the
+ * wrangler.toml check and the security tests all read this list. A group's own Worker entry is
+ * `src/routes/<name>/worker.ts`, deployed as wrangler env `<name>` with the group's `crons` as
+ * its triggers. Adding a group: its folder, one line here, and its `[env.<name>]` block.
+ */
+import type { RouteGroup } from "../core/route";
+import { auth } from "./auth";
+import { dashboard } from "./dashboard";
+import { jobs } from "./jobs";
+
+export const routeGroups: readonly RouteGroup[] = [auth, dashboard, jobs];
