@@ -9,6 +9,7 @@
  * prints the URLs and the demo login. Ctrl-C stops everything.
  */
 import { Cron } from "croner";
+import { routeGroups } from "../src/routes/registry";
 import { startLocalEnvironment } from "./local-env";
 import { DEMO_USER } from "./seed";
 
@@ -23,8 +24,8 @@ async function main() {
     ...(realWb ? { wildberries: { url: realWb, token: process.env.WB_API_TOKEN as string } } : {}),
   });
   const { workerUrl, stack } = local;
-  // wrangler dev does not fire cron triggers by itself; fire ours on their schedule.
-  const crons = ["*/30 * * * *", "*/5 * * * *"].map(
+  // wrangler dev does not fire cron triggers by itself; fire the groups' crons on their schedule.
+  const crons = routeGroups.flatMap((g) => Object.keys(g.crons)).map(
     (cron) => new Cron(cron, () => void fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron)}`).catch(() => undefined)),
   );
   let stopping = false;
@@ -46,6 +47,7 @@ async function main() {
   console.log(`
 Seller Edge is running
   API (all route groups)  ${workerUrl}   e.g. GET ${workerUrl}/api/v1/analytics/sales?period=30d
+  API reference           ${workerUrl}/docs   (OpenAPI 3.1: ${workerUrl}/openapi.json)
   Neon /sql adapter       ${stack.neon.url}  (${process.env.DATABASE_URL ? "Postgres from DATABASE_URL" : "PGlite in .data/pglite"})
   Upstash Redis REST      ${stack.redis.url}  (${stack.redis.engine})
   QStash emulator         ${stack.qstash.url}

@@ -133,7 +133,7 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
   registerSecuritySchemes(app);
   app.route(
     "/",
-    platformRoutes(name, () => app),
+    platformRoutes(name, () => app, groups),
   );
   for (const group of groups) app.route("/", group.routes);
 

@@ -35,8 +35,14 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
-/** The OpenAPI 3.1 document of `app` (the Worker `name`), served at `/openapi.json`. */
-export function openApiDocument(app: OpenAPIHono<AppEnv>, name: string, release: string, serverUrl: string) {
+/** A section of `/docs`: a route group's name and what it is for. */
+export interface Tag {
+  name: string;
+  description: string;
+}
+
+/** The OpenAPI 3.1 document of `app` (the Worker `name`, with `tags` for its groups), served at `/openapi.json`. */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, name: string, release: string, serverUrl: string, tags: readonly Tag[] = []) {
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {
@@ -48,5 +54,6 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, name: string, release:
         "policy and its cache. Guide: docs/api.md in the repository.",
     },
     servers: [{ url: serverUrl }],
+    tags: tags.map((t) => ({ name: t.name, description: t.description })),
   });
 }

@@ -8,7 +8,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { publicAccess } from "./access";
 import type { AppEnv } from "./context";
-import { openApiDocument } from "./openapi";
+import { openApiDocument, type Tag } from "./openapi";
 import { createRouter, defineGroup } from "./route";
 
 const platform = defineGroup({ name: "platform", description: "Health, readiness and this contract." });
@@ -72,7 +72,7 @@ const documents = new WeakMap<object, Map<string, unknown>>();
  * The platform routes of the Worker `name`; `app()` is the Worker's app, whose registry holds
  * every route mounted in it (its document is built once per isolate and server URL).
  */
-export function platformRoutes(name: string, app: () => OpenAPIHono<AppEnv>) {
+export function platformRoutes(name: string, app: () => OpenAPIHono<AppEnv>, tags: readonly Tag[]) {
   const router = createRouter();
   return router
     .openapi(healthRoute, (c) => c.json({ status: "ok" as const, service: name, release: c.var.services.config.RELEASE }, 200))
@@ -90,7 +90,7 @@ export function platformRoutes(name: string, app: () => OpenAPIHono<AppEnv>) {
       const origin = new URL(c.req.url).origin;
       const byOrigin = documents.get(worker) ?? new Map<string, unknown>();
       documents.set(worker, byOrigin);
-      const document = byOrigin.get(origin) ?? openApiDocument(worker, name, c.var.services.config.RELEASE, origin);
+      const document = byOrigin.get(origin) ?? openApiDocument(worker, name, c.var.services.config.RELEASE, origin, [platform, ...tags]);
       byOrigin.set(origin, document);
       return c.json(document as Record<string, unknown>, 200);
     })

@@ -20,7 +20,7 @@ const workers = [{ name: "all", groups: routeGroups }, ...routeGroups.map((g) =>
 type Operation = { "x-access"?: { kind: string }; "x-rate-limit"?: unknown; "x-cache"?: unknown; responses: Record<string, unknown> };
 
 describe.each(workers)("the OpenAPI document of Worker $name", ({ name, groups }) => {
-  const document = openApiDocument(createApp(name, groups), name, "test", "https://edge.test") as unknown as {
+  const document = openApiDocument(createApp(name, groups), name, "test", "https://edge.test", groups) as unknown as {
     openapi: string;
     paths: Record<string, Record<string, Operation>>;
   };
