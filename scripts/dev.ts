@@ -25,9 +25,9 @@ async function main() {
   });
   const { workerUrl, stack } = local;
   // wrangler dev does not fire cron triggers by itself; fire the groups' crons on their schedule.
-  const crons = routeGroups.flatMap((g) => Object.keys(g.crons)).map(
-    (cron) => new Cron(cron, () => void fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron)}`).catch(() => undefined)),
-  );
+  const crons = routeGroups
+    .flatMap((g) => Object.keys(g.crons))
+    .map((cron) => new Cron(cron, () => void fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron)}`).catch(() => undefined)));
   let stopping = false;
   const stop = async (code: number) => {
     // Ctrl-C reaches wrangler too; its exit must not start a second shutdown.
