@@ -18,7 +18,9 @@ const integerParam = (min: number, max: number, fallback: number) =>
     .regex(/^\d{1,9}$/, "Expected a whole number")
     .transform(Number)
     .pipe(z.number().int().min(min).max(max))
-    .default(fallback);
+    .default(fallback)
+    // The spec shows what a client sends: an integer in [min, max] (the query carries it as text).
+    .openapi({ type: "integer", minimum: min, maximum: max, default: fallback });
 
 /**
  * A multi-select query parameter: repeat it for several values (`?warehouses=A&warehouses=B`).
@@ -29,7 +31,8 @@ const multiParam = (maxValues: number, maxLength: number) =>
     .union([z.string(), z.array(z.string())])
     .optional()
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
-    .pipe(z.array(z.string().trim().min(1).max(maxLength)).max(maxValues));
+    .pipe(z.array(z.string().trim().min(1).max(maxLength)).max(maxValues))
+    .openapi({ type: "array", items: { type: "string", minLength: 1, maxLength }, maxItems: maxValues });
 
 const period = z.enum(periods).default(defaultPeriod);
 const limit = integerParam(1, 100, 20);
