@@ -228,7 +228,7 @@ class ScriptShas {
 /** Turns an ioredis reply (Buffer replies, `stringNumbers`) into a {@link Reply}. */
 function fromIoredis(value: unknown): Reply {
   if (value === null || value === undefined) return null;
-  if (Buffer.isBuffer(value)) return value;
+  if (Buffer.isBuffer(value)) return value as Buffer;
   if (typeof value === "string") return /^-?\d+$/.test(value) ? BigInt(value) : Buffer.from(value);
   if (typeof value === "number") return value;
   if (value instanceof Error) return value;
@@ -305,7 +305,7 @@ type MockMethod = (...args: string[]) => unknown;
 function fromMock(value: unknown): Reply {
   if (value === null || value === undefined || value === false) return null;
   if (value === true) return 1;
-  if (Buffer.isBuffer(value)) return value;
+  if (Buffer.isBuffer(value)) return value as Buffer;
   if (typeof value === "string") return Buffer.from(value);
   if (typeof value === "number") return value;
   if (value instanceof Error) return value;
@@ -449,11 +449,12 @@ async function createEngine(options: RedisRestOptions): Promise<Engine> {
 /** JSON text of a reply; strings as base64 of their bytes when `base64`, integers as exact digits. */
 function replyJson(reply: Reply, base64: boolean): string {
   if (reply === null) return "null";
-  if (Buffer.isBuffer(reply)) return JSON.stringify(reply.toString(base64 ? "base64" : "utf8"));
+  // (Casts keep the narrowing the same under @types/node 20 and 22, whose Buffer types differ.)
+  if (Buffer.isBuffer(reply)) return JSON.stringify((reply as Buffer).toString(base64 ? "base64" : "utf8"));
   if (typeof reply === "bigint") return reply.toString();
   if (typeof reply === "number") return Number.isFinite(reply) ? String(reply) : "null";
   if (reply instanceof Error) return replyJson(Buffer.from(reply.message), base64);
-  return `[${reply.map((item) => replyJson(item, base64)).join(",")}]`;
+  return `[${(reply as Reply[]).map((item) => replyJson(item, base64)).join(",")}]`;
 }
 
 function outcomeJson(outcome: Outcome, base64: boolean): string {

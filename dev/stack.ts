@@ -1,7 +1,7 @@
 /**
  * The local stack in one call: Neon `/sql` adapter (PGlite or Postgres), Upstash Redis
- * REST adapter (redis-server), QStash emulator and the Wildberries statistics double,
- * each on a free loopback port. Returns the env the Workers need to talk to it, so the
+ * REST adapter (redis-server), QStash emulator, the Wildberries statistics double and a Sentry
+ * envelope endpoint, each on a free loopback port. Returns the env the Workers need to talk to it, so the
  * production code runs unchanged: only URLs and keys differ.
  *
  * Used by `npm run dev` (`scripts/dev.ts`), the test global setup and the benchmark.
@@ -11,6 +11,7 @@ import { startDocsAssets } from "./docs-assets";
 import { type NeonHttpHandle, startNeonHttp } from "./neon-http";
 import { startQStash } from "./qstash";
 import { type RedisRestHandle, startRedisRest } from "./redis-rest";
+import { type SentryHandle, startSentry } from "./sentry";
 import { createEngineFromEnv, type SqlEngine } from "./sql-engine";
 import { startWbStatisticsDouble } from "./wildberries/server";
 
@@ -35,7 +36,7 @@ export interface LocalStackOptions {
   /** Keys to reuse (dev keeps them across restarts, so stored ciphertexts stay readable); absent → random. */
   secrets?: Partial<LocalStackSecrets>;
   /** Fixed ports (dev): 0 or absent picks free ones. */
-  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number; docs?: number };
+  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number; docs?: number; sentry?: number };
 }
 
 /** The keys a stack is started with. */
@@ -47,6 +48,10 @@ export interface LocalStackSecrets {
   jwtSecret: string;
   encryptionKey: string;
   adminRegistrationToken: string;
+  /** `METRICS_TOKEN` of `GET /metrics`. */
+  metricsToken: string;
+  /** Public key of the Sentry double's project (the `SENTRY_DSN` user). */
+  sentryPublicKey: string;
 }
 
 /** Fresh random keys for a stack. */
@@ -59,6 +64,8 @@ export function generateStackSecrets(): LocalStackSecrets {
     jwtSecret: secret(48),
     encryptionKey: randomBytes(32).toString("base64"),
     adminRegistrationToken: secret(32),
+    metricsToken: secret(32),
+    sentryPublicKey: randomBytes(16).toString("hex"),
   };
 }
 
@@ -70,6 +77,8 @@ export interface LocalStack {
   redis: RedisRestHandle;
   qstash: Awaited<ReturnType<typeof startQStash>>;
   wb: Awaited<ReturnType<typeof startWbStatisticsDouble>>;
+  /** The Sentry envelope endpoint `SENTRY_DSN` points at (`GET /__events` lists what arrived). */
+  sentry: SentryHandle;
   engine: SqlEngine;
   close(): Promise<void>;
 }
@@ -90,6 +99,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     port: opts.ports?.qstash,
   });
   const docs = await startDocsAssets(opts.ports?.docs);
+  const sentry = await startSentry({ publicKey: keys.sentryPublicKey, port: opts.ports?.sentry });
   const wb = await startWbStatisticsDouble({
     tokens: opts.wb?.tokens ?? {},
     rowLimit: opts.wb?.rowLimit,
@@ -114,6 +124,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     CORS_ORIGINS: "http://localhost:5173",
     ADMIN_REGISTRATION_TOKEN: keys.adminRegistrationToken,
     DOCS_SCRIPT_URL: docs.scriptUrl,
+    METRICS_TOKEN: keys.metricsToken,
+    SENTRY_DSN: sentry.dsn,
   };
   return {
     env,
@@ -121,9 +133,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     redis,
     qstash,
     wb,
+    sentry,
     engine,
     async close() {
-      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close(), docs.close()]);
+      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close(), docs.close(), sentry.close()]);
       await engine.close();
     },
   };

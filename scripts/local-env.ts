@@ -4,7 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { generateStackSecrets, type LocalStack, type LocalStackSecrets, startLocalStack } from "../dev/stack";
+import { forEachLine, formatOutputLine, QUIET_REQUEST_ID_PREFIX, useColor } from "./log-format";
 import { applyMigrations } from "./migrate";
 import { DEMO_USER, seedDemo } from "./seed";
 
@@ -22,7 +24,12 @@ export interface LocalEnvironmentOptions {
   wildberries?: { url: string; token: string };
   qstashRetryDelayFactor?: number;
   wbRateLimit?: { requests: number; perMs: number };
-  /** wrangler's own log level (`info` prints a line per request; the benchmark uses `warn`). */
+  /**
+   * wrangler's own log level. wrangler files the Worker's `console.log` under `log`, which is more
+   * verbose than `info`: at `info` or below the Worker's structured logs are not shown at all.
+   * Default `log`: the Worker's events, at its `LOG_LEVEL`, each rendered as one line
+   * (`scripts/log-format.ts`). The benchmark uses `warn`.
+   */
   wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
 }
 
@@ -51,7 +58,7 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return;
+      if ((await fetch(`${url}/health`, { headers: { "X-Request-Id": `${QUIET_REQUEST_ID_PREFIX}health` } })).ok) return;
     } catch {
       // not up yet
     }
@@ -60,8 +67,26 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`the Worker did not answer ${url}/health within ${timeoutMs} ms`);
 }
 
-/** Starts the stack, migrates, seeds the demo org and runs `wrangler dev`; resolves when `/health` answers. */
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * Starts the stack, migrates, seeds the demo org and runs `wrangler dev`; resolves when `/health` answers.
+ * @throws Error when `port` is already taken (another `npm run dev`, or one left running), before starting anything.
+ */
 export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Promise<LocalEnvironment> {
+  // Else `/health` would be answered by whatever holds the port, and every request after it too.
+  if (await portInUse(opts.port))
+    throw new Error(`port ${opts.port} is in use (another \`npm run dev\`?): stop it, or choose another with PORT=…`);
   const varsDir = opts.dataDir ?? ".wrangler/tmp";
   mkdirSync(varsDir, { recursive: true });
   const workerUrl = `http://127.0.0.1:${opts.port}`;
@@ -80,15 +105,22 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     ...(opts.wildberries ? { WB_STATISTICS_API_URL: opts.wildberries.url } : {}),
     ...opts.vars,
   };
-  await applyMigrations(env.DATABASE_URL as string, env.NEON_FETCH_ENDPOINT);
-  const demo = await seedDemo(
-    {
-      DATABASE_URL: env.DATABASE_URL as string,
-      NEON_FETCH_ENDPOINT: env.NEON_FETCH_ENDPOINT,
-      ENCRYPTION_KEY: env.ENCRYPTION_KEY as string,
-    },
-    opts.wildberries?.token ?? DEMO_WB_TOKEN,
-  );
+  let demo: { orgId: string; userId: string };
+  try {
+    await applyMigrations(env.DATABASE_URL as string, env.NEON_FETCH_ENDPOINT);
+    demo = await seedDemo(
+      {
+        DATABASE_URL: env.DATABASE_URL as string,
+        NEON_FETCH_ENDPOINT: env.NEON_FETCH_ENDPOINT,
+        ENCRYPTION_KEY: env.ENCRYPTION_KEY as string,
+      },
+      opts.wildberries?.token ?? DEMO_WB_TOKEN,
+    );
+  } catch (err) {
+    // Leave no redis-server or adapter behind.
+    await stack.close();
+    throw err;
+  }
   const varsFile = `${varsDir}/dev.vars`;
   // dotenv format: single quotes keep a value literal (JWT_KEYS is JSON full of double quotes).
   if (Object.values(env).some((v) => v.includes("'"))) throw new Error("a Worker var contains a single quote");
@@ -114,10 +146,29 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
       "--test-scheduled",
       "--show-interactive-dev-session=false",
       "--log-level",
-      opts.wranglerLogLevel ?? "info",
+      opts.wranglerLogLevel ?? "log",
     ],
-    { stdio: ["ignore", "inherit", "inherit"], detached: true },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+      // No Worker reads `request.cf`: skip miniflare's fetch of it from workers.cloudflare.com at
+      // every start and reload (3 s and a warning with a stack when offline).
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
+    },
   );
+  // One readable line per Worker event; wrangler's own lines pass through. DEV_LOG_FORMAT=json: all raw.
+  const raw = process.env.DEV_LOG_FORMAT === "json";
+  for (const [from, to] of [
+    [wrangler.stdout, process.stdout],
+    [wrangler.stderr, process.stderr],
+  ] as const) {
+    if (!from) continue;
+    const color = useColor(to);
+    forEachLine(from, (line) => {
+      const out = raw ? line : formatOutputLine(line, { color });
+      if (out !== undefined) to.write(`${out}\n`);
+    });
+  }
   const exited = new Promise<number>((resolve) => wrangler.on("exit", (code) => resolve(code ?? 1)));
   let stopped = false;
   const stop = async () => {

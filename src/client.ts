@@ -16,6 +16,7 @@
 import { hc } from "hono/client";
 import type { auth } from "./routes/auth";
 import type { dashboard } from "./routes/dashboard";
+import type { integrations } from "./routes/integrations";
 import type { jobs } from "./routes/jobs";
 
 /** The routes of the `auth` Worker. */
@@ -24,20 +25,23 @@ export type AuthApi = (typeof auth)["routes"];
 export type DashboardApi = (typeof dashboard)["routes"];
 /** The routes of the `jobs` Worker (sync and dead letters). */
 export type JobsApi = (typeof jobs)["routes"];
+/** The routes of the `integrations` Worker (the org's Wildberries connection). */
+export type IntegrationsApi = (typeof integrations)["routes"];
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
   /** One base URL for every group (the all-in-one Worker), or one per group Worker. */
-  baseUrl: string | { auth: string; dashboard: string; jobs: string };
+  baseUrl: string | { auth: string; dashboard: string; jobs: string; integrations: string };
   /** The current access token (from login or refresh); none for public routes. */
   accessToken?: () => string | undefined | Promise<string | undefined>;
   /** A `fetch` to use instead of the global one (tests, service bindings). */
   fetch?: typeof fetch;
 }
 
-/** A client per route group: `auth`, `dashboard`, `jobs`. */
+/** A client per route group: `auth`, `dashboard`, `jobs`, `integrations`. */
 export function createClient(options: ClientOptions) {
-  const url = (group: "auth" | "dashboard" | "jobs") => (typeof options.baseUrl === "string" ? options.baseUrl : options.baseUrl[group]);
+  const url = (group: "auth" | "dashboard" | "jobs" | "integrations") =>
+    typeof options.baseUrl === "string" ? options.baseUrl : options.baseUrl[group];
   const headers = async (): Promise<Record<string, string>> => {
     const token = await options.accessToken?.();
     return token ? { Authorization: `Bearer ${token}` } : {};
@@ -47,6 +51,7 @@ export function createClient(options: ClientOptions) {
     auth: hc<AuthApi>(url("auth"), init),
     dashboard: hc<DashboardApi>(url("dashboard"), init),
     jobs: hc<JobsApi>(url("jobs"), init),
+    integrations: hc<IntegrationsApi>(url("integrations"), init),
   };
 }
 

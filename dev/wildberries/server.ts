@@ -1,10 +1,16 @@
 /**
  * Local double of the Wildberries statistics API (statistics-api.wildberries.ru): the orders,
- * sales and stocks feeds over generated data sets (`./dataset.ts`), one per token, with WB's
- * authorization, paging, rate limits and error bodies.
+ * sales and stocks feeds over generated data sets (`./dataset.ts`), one per token, and the host's
+ * connectivity check, with WB's authorization, paging, rate limits and error bodies.
+ *
+ * Connectivity check: `GET /ping` → 200 `{"TS": "2026-11-20T14:03:11+03:00", "Status": "OK"}` for a
+ * token the double accepts, WB's 401 otherwise (WB: the same check on every API host).
  *
  * Feeds: `GET /api/v1/supplier/orders`, `/api/v1/supplier/sales`, `/api/v1/supplier/stocks`.
- * - `Authorization: <token>` or `Authorization: Bearer <token>`; missing or unknown → 401.
+ * - `Authorization: <token>` or `Authorization: Bearer <token>`; missing, unknown or revoked → 401.
+ *   Tokens are plain strings (the local demo's) or JWT-shaped like WB's (`./tokens.ts`: `exp` and
+ *   the category bitmask `s`); a JWT-shaped token past its `exp` → 401 `token expired`, one without
+ *   the Statistics category → 401 `token scope not allowed`.
  * - `dateFrom` (required): RFC 3339 date or date-time (`2026-11-20`, `2026-11-20T14:03:11`,
  *   fractions allowed, `Z` or `±hh:mm` allowed); without an offset it is Moscow time. Bad → 400.
  * - `flag` (orders, sales; default 0):
@@ -29,24 +35,33 @@
  *
  * Test and control endpoints (no token, not counted):
  * - `GET /__stats` → `{"requests": N, "byPath": {"/api/v1/supplier/orders": N}}`, `POST /__stats/reset`;
- * - `POST /__control/tokens` `{token, seed?, orders?, products?, days?, warehouses?, anchor?}` →
- *   201: registers (or replaces) a token with its own data set, generated on first use and cached;
+ * - `POST /__control/tokens` `{token?, categories?, expiresAt?, readOnly?, seed?, orders?, products?,
+ *   days?, warehouses?, anchor?}` → 201 `{token}`: registers (or replaces) a token with its own data
+ *   set, generated on first use and cached. Without `token` the double issues a JWT-shaped one with
+ *   `categories` (default `["statistics"]`) and `expiresAt` (default 180 days on);
+ * - `POST /__control/tokens/revoke` `{token}` → 200: the token is refused from now on (401
+ *   `token withdrawn`), as WB does with a token the seller deleted; 404 for an unknown token;
+ * - `POST /__control/rows` `{token, feed: "orders"|"sales"|"stocks", index?, set}` → 200 `{row}`:
+ *   overwrites fields of one row of the token's data set (default: the feed's newest), e.g. a value
+ *   WB could send but a column cannot hold; the feed is re-sorted by `lastChangeDate`;
  * - `POST /__control/faults` `{path, status: 429|500, times, after?, retryAfterSeconds?}` → 201:
- *   after `after` more requests to `path` (`*` = every feed) pass, the next `times` fail;
- *   `DELETE /__control/faults` clears them;
+ *   after `after` more requests to `path` (a feed, `/ping`, or `*` for every one) pass, the next
+ *   `times` fail; `DELETE /__control/faults` clears them;
  * - `POST /__control/rate-limit` `{requests, perMs}` sets the limit (buckets reset),
  *   `DELETE /__control/rate-limit` removes it.
  *
  * @see https://dev.wildberries.ru/openapi/reports (orders, sales, stocks; dateFrom, flag)
- * @see https://dev.wildberries.ru/openapi/api-information (401/429 bodies, X-Ratelimit-* headers)
+ * @see https://dev.wildberries.ru/openapi/api-information (401/429 bodies, X-Ratelimit-* headers, `GET /ping`)
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { wbTokenCategories } from "../../src/integrations/wildberries/token";
 import type { WbErrorBody, WbOrder, WbSale, WbStatisticsPath, WbStock } from "../../src/integrations/wildberries/types";
-import { fromWbDateTime, generateWbDataset, type WbDataset, type WbDatasetOptions } from "./dataset";
+import { fromWbDateTime, generateWbDataset, toWbDateTime, type WbDataset, type WbDatasetOptions } from "./dataset";
+import { issueWbToken, wbTokenClaims } from "./tokens";
 
 /** Token bucket: `requests` at once, refilled evenly over `perMs` milliseconds. */
 export interface WbRateLimit {
@@ -56,7 +71,7 @@ export interface WbRateLimit {
 
 /** An injected failure; see `POST /__control/faults`. */
 export interface WbFault {
-  /** Feed path (`/api/v1/supplier/orders`) or `*` for every feed. */
+  /** Feed path (`/api/v1/supplier/orders`), `/ping`, or `*` for every one of them. */
   path: string;
   status: 429 | 500;
   /** How many requests fail. */
@@ -100,6 +115,8 @@ export interface WbStatisticsDouble {
   resetStats(): void;
   /** Registers or replaces a token; a data set from options is generated on first use. */
   addToken(token: string, source: WbDataset | WbDatasetOptions): void;
+  /** Refuses `token` from now on (401 `token withdrawn`). @returns false for an unknown token. */
+  revokeToken(token: string): boolean;
   /** The token's data set (generated now if needed), or `undefined` for an unknown token. */
   dataset(token: string): WbDataset | undefined;
   injectFault(fault: WbFault): void;
@@ -110,6 +127,9 @@ export interface WbStatisticsDouble {
 }
 
 const FEEDS: readonly WbStatisticsPath[] = ["/api/v1/supplier/orders", "/api/v1/supplier/sales", "/api/v1/supplier/stocks"];
+
+/** WB's connectivity check. */
+const PING = "/ping";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -129,6 +149,8 @@ interface TokenData {
 interface TokenEntry {
   source: WbDataset | WbDatasetOptions;
   data?: TokenData;
+  /** Refused from now on (the seller deleted it). */
+  revoked?: boolean;
 }
 
 interface Bucket {
@@ -249,7 +271,12 @@ export function parseDateFrom(text: string): DateFrom | undefined {
 }
 
 const controlTokenSchema = z.object({
-  token: z.string().min(1),
+  /** Absent: the double issues a JWT-shaped token. */
+  token: z.string().min(1).optional(),
+  categories: z.array(z.enum(wbTokenCategories)).optional(),
+  /** RFC 3339 instant: `exp` of an issued token. */
+  expiresAt: z.string().optional(),
+  readOnly: z.boolean().optional(),
   seed: z.number().finite().optional(),
   orders: z.number().int().min(0).optional(),
   products: z.number().int().min(1).optional(),
@@ -257,6 +284,16 @@ const controlTokenSchema = z.object({
   warehouses: z.number().int().min(1).optional(),
   /** RFC 3339 instant. */
   anchor: z.string().optional(),
+});
+
+const revokeSchema = z.object({ token: z.string().min(1) });
+
+const rowPatchSchema = z.object({
+  token: z.string().min(1),
+  feed: z.enum(["orders", "sales", "stocks"]),
+  /** Index in the feed as served (by `lastChangeDate`); default: the last row. */
+  index: z.number().int().min(0).optional(),
+  set: z.record(z.string(), z.unknown()),
 });
 
 const faultSchema = z.object({
@@ -281,6 +318,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new WbHttpError(400, "bad request", "body is not JSON", "wb-double-control");
   }
+}
+
+/** A control body's RFC 3339 instant, or a 400. */
+function controlDate(field: string, text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime()))
+    throw new WbHttpError(400, "bad request", `${field}: invalid date ${JSON.stringify(text)}`, "wb-double-control");
+  return date;
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -322,6 +368,13 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       };
     }
     return entry.data;
+  };
+
+  const revokeToken = (token: string): boolean => {
+    const entry = tokens.get(token);
+    if (entry === undefined) return false;
+    entry.revoked = true;
+    return true;
   };
 
   const injectFault = (fault: WbFault): void => {
@@ -383,8 +436,12 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     res.end(body);
   };
 
-  const serveFeed = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
-    const path = url.pathname as WbStatisticsPath;
+  /**
+   * The method check, then the token: missing, unknown, revoked, expired (a JWT-shaped token's
+   * `exp`) or without the Statistics category (its `s`) → 401, as WB's gateway answers.
+   * @returns the token and its entry.
+   */
+  const authenticate = (req: IncomingMessage, path: string): { token: string; entry: TokenEntry } => {
     if (req.method !== "GET") {
       throw new WbHttpError(405, "method not allowed", `${req.method} ${path}`, "api-statistics", { Allow: "GET" });
     }
@@ -397,6 +454,28 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     if (entry === undefined) {
       throw new WbHttpError(401, "unauthorized", "token is not valid: unknown token", "s2s-api-auth-stat");
     }
+    if (entry.revoked) throw new WbHttpError(401, "unauthorized", "token is not valid: token withdrawn", "s2s-api-auth-stat");
+    const claims = wbTokenClaims(token);
+    if (claims && claims.expiresAt.getTime() <= Date.now()) {
+      throw new WbHttpError(401, "unauthorized", "token is not valid: token expired", "s2s-api-auth-stat");
+    }
+    if (claims && !claims.categories.includes("statistics")) {
+      throw new WbHttpError(401, "unauthorized", "token scope not allowed", "s2s-api-auth-stat");
+    }
+    return { token, entry };
+  };
+
+  /** `GET /ping`: WB's connectivity check, answered with the current Moscow time like WB's `TS`. */
+  const servePing = (req: IncomingMessage, res: ServerResponse): void => {
+    const { token } = authenticate(req, PING);
+    applyFaults(PING);
+    const limitHeaders = applyRateLimit(`${token} ${PING}`);
+    send(res, 200, JSON.stringify({ TS: `${toWbDateTime(Date.now())}+03:00`, Status: "OK" }), limitHeaders);
+  };
+
+  const serveFeed = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    const path = url.pathname as WbStatisticsPath;
+    const { token, entry } = authenticate(req, path);
     applyFaults(path);
     const limitHeaders = applyRateLimit(`${token} ${path}`);
 
@@ -432,13 +511,33 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       return send(res, 200, JSON.stringify(stats));
     }
     if (route === "POST /__control/tokens") {
-      const { token, anchor, ...rest } = parseBody(controlTokenSchema, await readJson(req));
-      const anchorDate = anchor === undefined ? undefined : new Date(anchor);
-      if (anchorDate !== undefined && Number.isNaN(anchorDate.getTime())) {
-        throw new WbHttpError(400, "bad request", `anchor: invalid date ${JSON.stringify(anchor)}`, "wb-double-control");
-      }
+      const { token: given, anchor, categories, expiresAt, readOnly, ...rest } = parseBody(controlTokenSchema, await readJson(req));
+      const anchorDate = controlDate("anchor", anchor);
+      const expiry = controlDate("expiresAt", expiresAt);
+      const token = given ?? issueWbToken({ categories, expiresAt: expiry, readOnly });
       tokens.set(token, { source: { ...rest, ...(anchorDate ? { anchor: anchorDate } : {}) } });
       return send(res, 201, JSON.stringify({ token }));
+    }
+    if (route === "POST /__control/tokens/revoke") {
+      const { token } = parseBody(revokeSchema, await readJson(req));
+      if (!revokeToken(token)) throw new WbHttpError(404, "not found", "unknown token", "wb-double-control");
+      return send(res, 200, JSON.stringify({ revoked: true }));
+    }
+    if (route === "POST /__control/rows") {
+      const { token, feed: name, index, set } = parseBody(rowPatchSchema, await readJson(req));
+      const entry = tokens.get(token);
+      if (entry === undefined) throw new WbHttpError(404, "not found", "unknown token", "wb-double-control");
+      const data = load(entry);
+      const rows = data[name].rows as object[];
+      const at = index ?? rows.length - 1;
+      const row = rows[at];
+      if (row === undefined) throw new WbHttpError(400, "bad request", `index: ${name} has ${rows.length} rows`, "wb-double-control");
+      Object.assign(row, set);
+      // The row objects are the data set's own: re-sort the feed, since `lastChangeDate` may have changed.
+      if (name === "orders") data.orders = feed(data.dataset.orders);
+      else if (name === "sales") data.sales = feed(data.dataset.sales);
+      else data.stocks = feed(data.dataset.stocks);
+      return send(res, 200, JSON.stringify({ row }));
     }
     if (route === "POST /__control/faults") {
       injectFault(parseBody(faultSchema, await readJson(req)));
@@ -469,6 +568,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     }
     stats.requests++;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    if (path === PING) return servePing(req, res);
     if (!(FEEDS as readonly string[]).includes(path)) {
       throw new WbHttpError(404, "not found", `no route ${path}`, "api-statistics");
     }
@@ -505,6 +605,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     addToken: (token, source) => {
       tokens.set(token, { source });
     },
+    revokeToken,
     dataset: (token) => {
       const entry = tokens.get(token);
       return entry === undefined ? undefined : load(entry).dataset;

@@ -5,7 +5,9 @@
  * - `token`: a user's access token with one of `roles`, or an API key with one of `scopes`;
  * - `public`: no credential (health, login);
  * - `qstash`: a QStash delivery, proven by `Upstash-Signature` over the raw body;
- * - `admin-token`: the operator's shared secret `ADMIN_REGISTRATION_TOKEN` (registration).
+ * - `admin-token`: the operator's shared secret `ADMIN_REGISTRATION_TOKEN` (registration);
+ * - `metrics-token`: the scraper's shared secret `METRICS_TOKEN` (`GET /metrics`); where it is
+ *   unset the route answers 404.
  */
 import type { ApiKeyScope, Role } from "./db/schema";
 
@@ -14,7 +16,8 @@ export type AccessPolicy =
   | { kind: "token"; roles: readonly Role[]; scopes: readonly ApiKeyScope[] }
   | { kind: "public" }
   | { kind: "qstash" }
-  | { kind: "admin-token" };
+  | { kind: "admin-token" }
+  | { kind: "metrics-token" };
 
 /** A `token` policy. */
 export type TokenAccess = Extract<AccessPolicy, { kind: "token" }>;
@@ -31,6 +34,9 @@ export const qstashAccess = { kind: "qstash" } as const satisfies AccessPolicy;
 /** The operator's `ADMIN_REGISTRATION_TOKEN`. */
 export const adminTokenAccess = { kind: "admin-token" } as const satisfies AccessPolicy;
 
+/** The metrics scraper's `METRICS_TOKEN`. */
+export const metricsTokenAccess = { kind: "metrics-token" } as const satisfies AccessPolicy;
+
 /** Roles that administer an org: API keys, members, sync, dead letters. */
 export const orgAdmins = ["owner", "admin"] as const satisfies readonly Role[];
 
@@ -45,5 +51,7 @@ export function describeAccess(policy: AccessPolicy): string {
       return "QStash deliveries only (Upstash-Signature).";
     case "admin-token":
       return "Operator only: Bearer ADMIN_REGISTRATION_TOKEN.";
+    case "metrics-token":
+      return "Metrics scraper only: Bearer METRICS_TOKEN (404 where it is not set).";
   }
 }

@@ -1,10 +1,12 @@
 /**
  * The app factory: every Worker is `createApp(name, groups)`, so each behaves the same.
- * Middleware order, per the design: request id → services → structured log line → secure
- * headers → CORS → body limit → (per route) guard: auth, rate limit, cache → validation →
- * handler; errors become problem+json in `onError`, unknown paths 404, and known paths with
- * another method 405 with `Allow`. Each Worker also serves the platform routes: `/health`,
- * `/ready`, `/openapi.json` (its own groups' contract) and `/docs`.
+ * Middleware order, per the design: request id → services → structured log line and request
+ * metrics → secure headers → CORS → body limit → (per route) guard: auth, rate limit, cache →
+ * validation → handler; errors become problem+json in `onError` (an unexpected 5xx is reported to
+ * Sentry), unknown paths 404, and known paths with another method 405 with `Allow`. After the
+ * answer, the request's metrics go to Redis in one request in `waitUntil` (`src/core/metrics.ts`).
+ * Each Worker also serves the platform routes: `/health`, `/ready`, `/metrics`, `/openapi.json`
+ * (its own groups' contract) and `/docs`.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -13,14 +15,14 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { PatternRouter } from "hono/router/pattern-router";
 import { secureHeaders } from "hono/secure-headers";
-import { Toucan } from "toucan-js";
 import type { AuthContext } from "./auth/jwt";
 import { type AppEnv, buildServices, type Services } from "./context";
 import { ApiError, toApiError, toProblem } from "./errors";
 import { createLogger } from "./logger";
 import { registerSecuritySchemes } from "./openapi";
-import { platformRoutes } from "./platform";
+import { PLATFORM_GROUP, platformRoutes } from "./platform";
 import type { RouteGroup } from "./route";
+import { reportError } from "./sentry";
 import { validationHook } from "./validation";
 
 /** Request body cap in bytes (413 above it). */
@@ -28,6 +30,28 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A request id from the client is kept only if it looks like one (no log injection). */
 const requestIdPattern = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Methods kept as a metric label; any other is `other` (the label's values stay bounded). */
+const metricMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** Route and group label of a request no route answered (404, 405, CORS preflight). */
+const UNMATCHED = "unmatched";
+
+/** The request's execution context; none under `app.request()` (Hono throws on access then). */
+function executionContext(c: Context<AppEnv>): Context<AppEnv>["executionCtx"] | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `work` after the answer (`waitUntil`), or awaits it where there is no execution context. */
+async function afterAnswer(c: Context<AppEnv>, work: Promise<unknown>): Promise<void> {
+  const ctx = executionContext(c);
+  if (ctx) ctx.waitUntil(work);
+  else await work;
+}
 
 /** The user or API key id a request acts as, for logs. */
 function subjectOf(auth: AuthContext | undefined): string | undefined {
@@ -77,6 +101,12 @@ const docsHeaders = (scriptOrigin: string) =>
  */
 export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const platform = platformRoutes(name, () => app, groups);
+  /** The group of each route template (`/api/v1/orders/:srid` → `dashboard`), for metric labels. */
+  const groupOfRoute = new Map<string, string>([
+    ...platform.routes.map((r) => [r.path, PLATFORM_GROUP] as const),
+    ...groups.flatMap((g) => g.routes.routes.map((r) => [r.path, g.name] as const)),
+  ]);
   const policyNames = new Set(groups.flatMap((g) => Object.keys(g.rateLimits).map((p) => `${g.name}-${p}`)));
 
   app.use(
@@ -96,13 +126,23 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
     c.set("services", services);
     const started = performance.now();
     await next();
+    const seconds = (performance.now() - started) / 1000;
     c.header("X-Request-Id", c.get("requestId"));
+    const group = groupOfRoute.get(c.req.routePath);
+    const labels = {
+      group: group ?? UNMATCHED,
+      route: group ? c.req.routePath : UNMATCHED,
+      method: metricMethods.has(c.req.method) ? c.req.method : "other",
+    };
+    services.metrics.count("http_requests_total", { ...labels, status: String(c.res.status) });
+    services.metrics.observe("http_request_duration_seconds", labels, seconds);
+    await afterAnswer(c, services.metrics.flush(services));
     services.logger.info("request", {
       method: c.req.method,
       route: c.req.routePath,
       path: new URL(c.req.url).pathname,
       status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      durationMs: Math.round(seconds * 10_000) / 10,
       orgId: c.get("auth")?.orgId,
       subject: subjectOf(c.get("auth")),
     });
@@ -131,10 +171,7 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
   );
 
   registerSecuritySchemes(app);
-  app.route(
-    "/",
-    platformRoutes(name, () => app, groups),
-  );
+  app.route("/", platform);
   for (const group of groups) app.route("/", group.routes);
 
   app.notFound((c) => {
@@ -161,17 +198,13 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
       logger.error("unhandled error", {
         error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
       });
-      const dsn = services?.config.SENTRY_DSN;
-      if (dsn) {
-        const sentry = new Toucan({
-          dsn,
+      if (services) {
+        const group = groupOfRoute.get(c.req.routePath);
+        reportError(services.config, err, {
           request: c.req.raw,
-          context: c.executionCtx,
-          release: services.config.RELEASE,
-          environment: services.config.ENVIRONMENT,
+          context: executionContext(c) ?? { waitUntil: () => undefined },
+          tags: { requestId: c.get("requestId"), route: group ? c.req.routePath : UNMATCHED, group, service: name },
         });
-        sentry.setTag("requestId", c.get("requestId"));
-        sentry.captureException(err);
       }
     }
     return problemResponse(c, apiError);

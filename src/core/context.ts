@@ -9,6 +9,7 @@ import type { AuthContext } from "./auth/jwt";
 import { createDatabase, type Database } from "./db/client";
 import { type AppConfig, type Env, parseEnv } from "./env";
 import { createLogger, type Logger } from "./logger";
+import { createMetrics, type Metrics } from "./metrics";
 import { createQueue, type QueueClient } from "./queue";
 import { createRedis, type Redis } from "./redis";
 
@@ -19,6 +20,8 @@ export interface Services {
   redis: Redis;
   queue: QueueClient;
   logger: Logger;
+  /** What this request (or cron run) records; flushed once, after it, in `waitUntil` (`src/core/metrics.ts`). */
+  metrics: Metrics;
 }
 
 /** The Hono environment of every app, router and handler. */
@@ -39,10 +42,13 @@ export type AppEnv = {
  */
 export function buildServices(env: unknown, logContext: Record<string, unknown>): Services {
   const config = parseEnv(env);
+  const logger = createLogger(logContext, config.LOG_LEVEL);
+  const metrics = createMetrics();
   return {
     config,
-    logger: createLogger(logContext, config.LOG_LEVEL),
-    db: createDatabase(config),
+    logger,
+    metrics,
+    db: createDatabase(config, { metrics, logger, config }),
     redis: createRedis(config),
     queue: createQueue(config),
   };

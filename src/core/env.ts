@@ -94,7 +94,18 @@ export const envSchema = z.object({
   LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(900),
   /** Shared secret of `POST /api/v1/auth/register` (compared in constant time); ≥ 32 chars. */
   ADMIN_REGISTRATION_TOKEN: z.string().min(32),
+  /** Sentry DSN; 5xx answers are reported there, scrubbed (`src/core/sentry.ts`). Unset: not reported. */
   SENTRY_DSN: z.string().url().optional(),
+  /**
+   * Bearer token of `GET /metrics` (Prometheus scrapes), compared in constant time; ≥ 32 chars.
+   * Unset: `/metrics` answers 404 on this Worker.
+   */
+  METRICS_TOKEN: z.string().min(32).optional(),
+  /**
+   * A database request slower than this many ms logs a `slow query` warning (name and duration; in
+   * development also its plan). 0 warns on every request.
+   */
+  SLOW_QUERY_MS: z.coerce.number().int().min(0).default(200),
   /** Script of the Scalar API reference served at `/docs` (default: its CDN; the local stack serves its own copy). */
   DOCS_SCRIPT_URL: z.string().url().default("https://cdn.jsdelivr.net/npm/@scalar/api-reference"),
   /** Git SHA or version string reported by `/health` and to Sentry. */

@@ -20,6 +20,7 @@ export const errorCodes = {
   CONFLICT: { status: 409, title: "Conflict" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload Too Large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported Media Type" },
+  UNPROCESSABLE: { status: 422, title: "Unprocessable Content" },
   TOO_MANY_REQUESTS: { status: 429, title: "Too Many Requests" },
   INTERNAL: { status: 500, title: "Internal Server Error" },
   BAD_GATEWAY: { status: 502, title: "Bad Gateway" },

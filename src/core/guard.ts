@@ -16,6 +16,10 @@
  *    token never carries authority its subject has lost;
  * 6. role or scope → 403; rate limit → 429 (or 503 when Redis is down and the policy fails
  *    closed in production); a cache hit answers from Redis.
+ * The operator's routes compare a shared secret in constant time after step 3: `admin-token`
+ * (`ADMIN_REGISTRATION_TOKEN`) and `metrics-token` (`METRICS_TOKEN`; a Worker without it answers
+ * 404 before anything else). Cache lookups (hit, miss, bypass) and 429s are counted in the
+ * request's metrics (`src/core/metrics.ts`).
  * @see https://owasp.org/API-Security/editions/2023/en/0xa2-broken-authentication/
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -83,10 +87,11 @@ export function onRedisOutage(services: Services, failClosed: boolean, what: str
   });
 }
 
-/** Sets the `RateLimit*` headers of `outcome`, handles an outage, and throws 429 over the limit. */
-function enforce(c: GuardContext, outcome: RateLimitOutcome, failClosed: boolean): void {
+/** Sets the `RateLimit*` headers of `outcome`, handles an outage, and throws 429 (counted) over the limit of `policy`. */
+function enforce(c: GuardContext, policy: string, outcome: RateLimitOutcome, failClosed: boolean): void {
   for (const [k, v] of Object.entries(outcome.headers)) c.header(k, v);
   if (outcome.degraded) onRedisOutage(c.var.services, failClosed, "Rate limit");
+  if (!outcome.success) c.var.services.metrics.count("rate_limit_rejections_total", { policy });
   assertWithinLimit(outcome);
 }
 
@@ -160,6 +165,11 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
       return next();
     }
 
+    // A Worker without METRICS_TOKEN has no metrics: the route is not there, whatever the credential.
+    if (access.kind === "metrics-token" && !config.METRICS_TOKEN) {
+      throw new ApiError("NOT_FOUND", { detail: "Metrics are not enabled on this Worker." });
+    }
+
     // 1. The credential, without I/O.
     const credential = access.kind === "public" ? undefined : parseBearer(c.req.header("Authorization"));
     if (access.kind !== "public" && credential === undefined) {
@@ -167,6 +177,12 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
         throw new ApiError("UNAUTHORIZED", {
           detail: "The registration token is required.",
           headers: { "WWW-Authenticate": 'Bearer realm="seller-edge-admin"' },
+        });
+      }
+      if (access.kind === "metrics-token") {
+        throw new ApiError("UNAUTHORIZED", {
+          detail: "The metrics token is required.",
+          headers: { "WWW-Authenticate": 'Bearer realm="seller-edge-metrics"' },
         });
       }
       throw unauthorized("A bearer access token is required.", false);
@@ -205,6 +221,7 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
 
     // 3. Failed authentication per IP, before any lookup.
     if (checksFailures && failed >= config.AUTH_FAILURES_PER_MINUTE) {
+      services.metrics.count("rate_limit_rejections_total", { policy: "auth-failures" });
       const retryAfter = 60 - (Math.floor(Date.now() / 1000) % 60);
       throw new ApiError("TOO_MANY_REQUESTS", {
         detail: "Too many failed authentications from this address; retry after the given delay.",
@@ -221,6 +238,13 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
       if (!timingSafeEqual(credential ?? "", config.ADMIN_REGISTRATION_TOKEN)) {
         services.logger.warn("registration token rejected", { ip });
         throw await fail(new ApiError("FORBIDDEN", { detail: "The registration token is wrong." }), "operator token");
+      }
+    }
+
+    if (access.kind === "metrics-token") {
+      if (!timingSafeEqual(credential ?? "", config.METRICS_TOKEN ?? "")) {
+        services.logger.warn("metrics token rejected", { ip });
+        throw await fail(new ApiError("FORBIDDEN", { detail: "The metrics token is wrong." }), "metrics token");
       }
     }
 
@@ -254,12 +278,14 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
       }
     }
 
-    if (outcome && spec.rateLimit) enforce(c, outcome, spec.rateLimit.failClosed);
+    if (outcome && policy && spec.rateLimit) enforce(c, policy.name, outcome, spec.rateLimit.failClosed);
 
     if (!spec.cache) return next();
     // API keys learn their org only now: their cache lookup is a second Redis request.
     const orgId = (c.var.auth as AuthContext).orgId;
     const entry = hit ?? (await cacheLookup(redis, orgId, await cacheSuffix(c, spec.cache)));
+    const result = entry.hit && entry.value !== undefined ? "hit" : entry.key ? "miss" : "bypass";
+    services.metrics.count("cache_requests_total", { cache: spec.cache.name, result });
     if (entry.hit && entry.value !== undefined) {
       const newline = entry.value.indexOf("\n");
       const ttl = entry.ttlSeconds ?? spec.cache.ttlSeconds;

@@ -4,7 +4,10 @@
  *
  * Fields whose names look like secrets or personal data (token, password, secret,
  * authorization, cookie, email, phone) are replaced by `"[redacted]"` at any depth,
- * so a careless `logger.info("x", { body })` cannot leak them.
+ * so a careless `logger.info("x", { body })` cannot leak them. In every string, e-mail
+ * addresses, bearer credentials, JWTs (access tokens, Wildberries tokens), API keys,
+ * `password=…`-style pairs and the parameters of a failed query (drizzle's `params:` line)
+ * are replaced too. Sentry reports are scrubbed with the same function (`src/core/sentry.ts`).
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -12,10 +15,26 @@ const levels: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 const sensitiveKey = /pass(word)?|secret|token|authorization|cookie|e-?mail|phone|api[-_]?key|signature/i;
 const emailPattern = /[^\s@"']+@[^\s@"']+\.[a-z]{2,}/gi;
 
-/** Deep copy of `value` with sensitive keys and e-mail addresses redacted. */
+/** Secrets inside free text, and what replaces them. */
+const textPatterns: [RegExp, string][] = [
+  // drizzle's DrizzleQueryError: "Failed query: …\nparams: <every parameter>".
+  [/(\bparams: )[^\n]*/g, "$1[redacted]"],
+  [/\b(Bearer|Basic)\s+[^\s"',;]+/gi, "$1 [redacted]"],
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?/g, "[jwt]"],
+  [/\bse_live_[A-Za-z0-9_-]+/g, "se_live_[redacted]"],
+  [/\b(pass(?:word)?|secret|token|api[-_]?key|key)=[^\s&"',;]+/gi, "$1=[redacted]"],
+  [emailPattern, "[email]"],
+];
+
+/** `text` with the secrets of {@link textPatterns} replaced. */
+function redactText(text: string): string {
+  return textPatterns.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement), text);
+}
+
+/** Deep copy of `value` with sensitive keys, e-mail addresses and credentials in text redacted. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6) return "[depth]";
-  if (typeof value === "string") return value.replace(emailPattern, "[email]");
+  if (typeof value === "string") return redactText(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value instanceof Error) return { name: value.name, message: redact(value.message, depth + 1) };
   if (value && typeof value === "object") {

@@ -7,7 +7,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./context";
 
-/** Registers the security schemes (`bearerAuth`, `apiKey`, `adminToken`, `qstashSignature`) on `app`. */
+/** Registers the security schemes (`bearerAuth`, `apiKey`, `adminToken`, `metricsToken`, `qstashSignature`) on `app`. */
 export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
   const registry = app.openAPIRegistry;
   registry.registerComponent("securitySchemes", "bearerAuth", {
@@ -26,6 +26,11 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     type: "http",
     scheme: "bearer",
     description: "The operator's `ADMIN_REGISTRATION_TOKEN`.",
+  });
+  registry.registerComponent("securitySchemes", "metricsToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The metrics scraper's `METRICS_TOKEN` (Prometheus `authorization: { credentials: … }`).",
   });
   registry.registerComponent("securitySchemes", "qstashSignature", {
     type: "apiKey",

@@ -11,14 +11,20 @@ import type { AppConfig } from "./env";
 /** Timeout of one Redis REST request, in ms. */
 export const REDIS_TIMEOUT_MS = 1000;
 
-/** Creates the Redis client for one request. */
-export function createRedis(config: Pick<AppConfig, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">): Redis {
+/**
+ * Creates the Redis client for one request. `signal` bounds each REST request (default: a new
+ * {@link REDIS_TIMEOUT_MS} timeout per request).
+ */
+export function createRedis(
+  config: Pick<AppConfig, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">,
+  signal: () => AbortSignal = () => AbortSignal.timeout(REDIS_TIMEOUT_MS),
+): Redis {
   return new Redis({
     url: config.UPSTASH_REDIS_REST_URL,
     token: config.UPSTASH_REDIS_REST_TOKEN,
     enableAutoPipelining: true,
     retry: false,
-    signal: () => AbortSignal.timeout(REDIS_TIMEOUT_MS),
+    signal,
     enableTelemetry: false,
     // Values are returned as stored: cached JSON bodies stay byte-identical.
     automaticDeserialization: false,

@@ -132,6 +132,8 @@ function securityOf(access: AccessPolicy): Record<string, string[]>[] {
       return access.scopes.length > 0 ? [{ bearerAuth: [] }, { apiKey: [] }] : [{ bearerAuth: [] }];
     case "admin-token":
       return [{ adminToken: [] }];
+    case "metrics-token":
+      return [{ metricsToken: [] }];
     case "qstash":
       return [{ qstashSignature: [] }];
     case "public":
@@ -183,7 +185,7 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       const hasBody = request.body !== undefined;
       const statuses = new Set<ProblemStatus>([400, 500]);
       if (access.kind !== "public") statuses.add(401);
-      if (access.kind === "token" || access.kind === "admin-token") statuses.add(403).add(429);
+      if (access.kind === "token" || access.kind === "admin-token" || access.kind === "metrics-token") statuses.add(403).add(429);
       if (hasBody) statuses.add(413).add(415);
       if (limit) statuses.add(429);
       if (limit?.failClosed || access.kind === "admin-token") statuses.add(503);

@@ -4,7 +4,9 @@
  *
  * Landing is idempotent: the row is keyed by QStash's `sourceMessageId` (unique), and one statement
  * inserts it and — only when it was new — marks the job `dead` with the error, so a repeated
- * callback changes nothing (not even a job that was replayed meanwhile).
+ * callback changes nothing (not even a job that was replayed meanwhile). The job's `last_error`
+ * then reads `QStash gave up after 5 retries; last answer: 503 <the cause>`: the cause is the
+ * `detail` of the problem our delivery answered with (the dead letter keeps the whole answer).
  * @see https://upstash.com/docs/qstash/features/callbacks
  * @see https://upstash.com/docs/qstash/features/dlq
  */
@@ -52,6 +54,19 @@ export function decodeBase64Text(value: string | undefined): string {
   }
 }
 
+/**
+ * The `detail` of a problem document (RFC 9457) — our deliveries answer every failure with one whose
+ * detail is the attempt's recorded cause — or undefined when `body` is not one.
+ */
+export function problemDetail(body: string): string | undefined {
+  try {
+    const detail = (JSON.parse(body) as { detail?: unknown } | null)?.detail;
+    return typeof detail === "string" && detail !== "" ? detail.slice(0, 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The job kind a destination URL delivers to (`…/jobs/wb-sync` → `wb-sync`), or `unknown`. */
 export function kindOfDestination(url: string): string {
   let path = "";
@@ -82,7 +97,7 @@ export async function landDeadLetter(db: Database, report: FailureReport): Promi
   const error = report.error === undefined ? undefined : storableText(report.error);
   const lastError =
     `QStash gave up after ${report.retried ?? 0} retries; last answer: ` +
-    (report.status ? `${report.status} ${response.slice(0, 300)}` : (error ?? "no response"));
+    (report.status ? `${report.status} ${problemDetail(response) ?? response.slice(0, 300)}` : (error ?? "no response"));
 
   const result = await db.execute<{ dead_letter_id: string | null; job_id: string | null }>(sql`
     with inserted as (

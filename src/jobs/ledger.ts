@@ -27,6 +27,7 @@ import { jobs } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
 import type { Logger } from "../core/logger";
 import { jobUrl, type QueueClient } from "../core/queue";
+import { JobFailure, MAX_CAUSE_CHARS } from "./failure-cause";
 
 /** A row of the `jobs` table. */
 export type Job = typeof jobs.$inferSelect;
@@ -119,11 +120,14 @@ export function isLeaseLost(err: unknown): boolean {
   return false;
 }
 
-/** Thrown when a fenced write finds that another delivery has taken the job over. */
-export class LeaseLostError extends Error {
+/** Thrown when a fenced write finds that another delivery has taken the job over (or the job was ended meanwhile). */
+export class LeaseLostError extends JobFailure {
   override readonly name = "LeaseLostError";
-  constructor(lease: Lease) {
-    super(`job ${lease.jobId}: lease of attempt ${lease.attempt} lost to another delivery`);
+  constructor(readonly lease: Lease) {
+    super(
+      `lease lost: attempt ${lease.attempt} was overtaken before it could write (its ${JOB_LEASE_SECONDS} s lease ` +
+        "ran out and another delivery claimed the job, or the job was ended meanwhile)",
+    );
   }
 }
 
@@ -151,8 +155,20 @@ export function markSucceeded(db: Database, lease: Lease) {
 export function markFailed(db: Database, lease: Lease, error: string) {
   return db
     .update(jobs)
-    .set({ status: "failed", lastError: error.slice(0, 2000), leaseUntil: sql`now()` })
+    .set({ status: "failed", lastError: error.slice(0, MAX_CAUSE_CHARS), leaseUntil: sql`now()` })
     .where(holdsLease(lease));
+}
+
+/**
+ * Notes a lost lease on the job (`last_error` only; a statement): the attempt that lost it can no
+ * longer fail the job, which another delivery now owns, but its cause is kept until that delivery
+ * records its own outcome (a success clears it). Nothing is written once the job has finished.
+ */
+export function recordLostLease(db: Database, lease: Lease, cause: string) {
+  return db
+    .update(jobs)
+    .set({ lastError: cause.slice(0, MAX_CAUSE_CHARS) })
+    .where(and(eq(jobs.id, lease.jobId), inArray(jobs.status, ["queued", "running", "failed"])));
 }
 
 /**

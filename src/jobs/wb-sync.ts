@@ -34,10 +34,13 @@ import type { Database } from "../core/db/client";
 import { syncState, type WbDataset, wbConnections, wbDatasets } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
 import type { Logger } from "../core/logger";
+import type { Metrics } from "../core/metrics";
 import type { Redis } from "../core/redis";
 import { createWbStatisticsClient, WbRateLimitError, type WbStatisticsClient } from "../integrations/wildberries/client";
 import { toWbDateTime, wbTimeToEpochMs } from "../integrations/wildberries/time";
+import { tokenExpiry } from "../integrations/wildberries/token";
 import type { WbDateTime } from "../integrations/wildberries/types";
+import { describeCause, JobFailure, MAX_CAUSE_CHARS } from "./failure-cause";
 import { heartbeat, isLeaseLost, type Job, type Lease, LeaseLostError, leaseCheck, markSucceeded } from "./ledger";
 import { type BatchStatement, pageWrites, storedRowCount, type WbRowOf } from "./wb-sync-writes";
 
@@ -70,6 +73,7 @@ export interface WbSyncServices {
   db: Database;
   redis: Redis;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /** Result of one delivery's work: done, or out of budget (publish a continuation). */
@@ -82,16 +86,33 @@ export interface WbSyncOutcome {
   delaySeconds?: number;
 }
 
-/** A failure while syncing `dataset` (the cause is a `WbApiError`, a database error…). */
-export class WbSyncError extends Error {
+/**
+ * A failure while syncing `dataset` (none: before or after the data sets) at `step` (the cause is a
+ * `WbApiError`, a database error…). Its message is the recorded cause: `orders: WB rejected the
+ * token (401): … [GET …]`, `stocks: database error 22003 (numeric_value_out_of_range) while
+ * writing a page` (see `failure-cause.ts`).
+ */
+export class WbSyncError extends JobFailure {
   override readonly name = "WbSyncError";
   constructor(
     readonly dataset: WbDataset | undefined,
     cause: unknown,
+    readonly step?: string,
   ) {
-    super(`${dataset ?? "wb-sync"}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`${dataset ? `${dataset}: ` : ""}${describeCause(cause)}${step ? ` while ${step}` : ""}`, { cause });
   }
 }
+
+/** The org's Wildberries connection is gone (disconnected while the job waited). */
+export class WbNotConnectedError extends JobFailure {
+  override readonly name = "WbNotConnectedError";
+  constructor() {
+    super("the org has no Wildberries connection (it was removed); connect a token with PUT /api/v1/integrations/wildberries");
+  }
+}
+
+/** Redis key that limits the "token expiring" warning to one a day per org (`SET NX EX 86400`). */
+export const expiryWarningKey = (orgId: string) => `wb-token-expiry-warned:${orgId}`;
 
 /** The first `dateFrom` of a data set that has no cursor yet. */
 export function initialDateFrom(dataset: WbDataset, now = Date.now()): WbDateTime {
@@ -112,14 +133,21 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
   let pagesThisDelivery = 0;
 
   const client = await clientFor(services, job.orgId);
-  const states = await db.select().from(syncState).where(eq(syncState.orgId, job.orgId));
+  const states = await db
+    .select()
+    .from(syncState)
+    .where(eq(syncState.orgId, job.orgId))
+    .catch((err: unknown) => {
+      throw new WbSyncError(undefined, err, "reading the sync state");
+    });
 
-  const commit = async (statements: BatchStatement[]) => {
+  /** Commits one batch behind the lease check; a database error is tagged with the data set and step. */
+  const commit = async (statements: BatchStatement[], dataset: WbDataset | undefined, step: string) => {
     try {
       await db.batch([leaseCheck(db, lease), ...statements]);
     } catch (err) {
       if (isLeaseLost(err)) throw new LeaseLostError(lease);
-      throw err;
+      throw new WbSyncError(dataset, err, step);
     }
   };
 
@@ -139,7 +167,11 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
         const fresh = page.filter((r) => wbTimeToEpochMs(r.lastChangeDate) > pastMs).length;
         if (fresh === 0) {
           payload.caughtUp.push(dataset);
-          await commit([heartbeat(db, lease, payload), runStateUpsert(db, job.orgId, dataset, cursor, payload.rows[dataset] ?? 0)]);
+          await commit(
+            [heartbeat(db, lease, payload), runStateUpsert(db, job.orgId, dataset, cursor, payload.rows[dataset] ?? 0)],
+            dataset,
+            "recording that it is caught up",
+          );
           break;
         }
         for (let i = 0; i < page.length; i += MAX_ROWS_PER_BATCH) {
@@ -148,12 +180,17 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
           if (!last) break;
           const received = slice.filter((r) => wbTimeToEpochMs(r.lastChangeDate) > pastMs).length;
           payload.rows[dataset] = (payload.rows[dataset] ?? 0) + received;
-          await commit([
-            ...pageWrites(db, job.orgId, dataset, slice),
-            heartbeat(db, lease, payload),
-            runStateUpsert(db, job.orgId, dataset, last.lastChangeDate, payload.rows[dataset] ?? 0),
-          ]);
+          await commit(
+            [
+              ...pageWrites(db, job.orgId, dataset, slice),
+              heartbeat(db, lease, payload),
+              runStateUpsert(db, job.orgId, dataset, last.lastChangeDate, payload.rows[dataset] ?? 0),
+            ],
+            dataset,
+            "writing a page",
+          );
           rowsThisDelivery[dataset] = (rowsThisDelivery[dataset] ?? 0) + received;
+          services.metrics.count("wb_sync_rows_total", { dataset }, received);
           cursor = last.lastChangeDate;
           pastMs = wbTimeToEpochMs(cursor);
         }
@@ -161,7 +198,7 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
         logger.debug("wb-sync page", { jobId: job.id, dataset, rows: page.length, fresh, cursor });
       }
     } catch (err) {
-      if (err instanceof LeaseLostError) throw err;
+      if (err instanceof LeaseLostError || err instanceof WbSyncError) throw err;
       // Rate-limited after this delivery made progress: flow control, not a failure. Hand over to a
       // delayed continuation instead of spending one of QStash's retries.
       if (err instanceof WbRateLimitError && pagesThisDelivery > 0) {
@@ -171,28 +208,33 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
     }
   }
 
-  try {
-    // Cache first: if Redis fails, the job fails and its retry (cheap: all caught up) bumps again.
-    await invalidateOrgCache(services.redis, job.orgId);
-    await commit([
+  // Cache first: if Redis fails, the job fails and its retry (cheap: all caught up) bumps again.
+  await invalidateOrgCache(services.redis, job.orgId).catch((err: unknown) => {
+    throw new WbSyncError(undefined, err, "bumping the org's cache version");
+  });
+  await commit(
+    [
       db.update(syncState).set({ lastSuccessAt: sql`now()`, lastError: null }).where(eq(syncState.orgId, job.orgId)),
       markSucceeded(db, lease),
-    ]);
-  } catch (err) {
-    if (err instanceof LeaseLostError) throw err;
-    throw new WbSyncError(undefined, err);
-  }
+    ],
+    undefined,
+    "recording the success",
+  );
   return { status: "succeeded", payload, rows: rowsThisDelivery };
 }
 
-/** Records a failed attempt on the data set's sync state (not fenced: it is only a note). */
+/**
+ * Records a failed attempt's cause on data set `dataset`'s sync state (not fenced: it is only a
+ * note, cleared by the next success).
+ */
 export function recordDatasetError(db: Database, orgId: string, dataset: WbDataset, error: string) {
+  const lastError = error.slice(0, MAX_CAUSE_CHARS);
   return db
     .insert(syncState)
-    .values({ orgId, dataset, lastRunAt: sql`now()`, lastError: error.slice(0, 2000) })
+    .values({ orgId, dataset, lastRunAt: sql`now()`, lastError })
     .onConflictDoUpdate({
       target: [syncState.orgId, syncState.dataset],
-      set: { lastRunAt: sql`now()`, lastError: error.slice(0, 2000) },
+      set: { lastRunAt: sql`now()`, lastError },
     });
 }
 
@@ -205,22 +247,61 @@ function runStateUpsert(db: Database, orgId: string, dataset: WbDataset, cursor:
     .onConflictDoUpdate({ target: [syncState.orgId, syncState.dataset], set: values });
 }
 
-/** The org's WB client, with its token decrypted from `wb_connections`. */
+/**
+ * The org's WB client, with its token decrypted from `wb_connections`; warns (once a day per org)
+ * when the token expires soon (see {@link warnIfExpiring}).
+ * @throws WbSyncError (no connection, a database error, a token no key decrypts).
+ */
 async function clientFor(services: WbSyncServices, orgId: string): Promise<WbStatisticsClient> {
+  const step = "reading the Wildberries connection";
   const [connection] = await services.db
-    .select({ tokenCiphertext: wbConnections.tokenCiphertext })
+    .select({ tokenCiphertext: wbConnections.tokenCiphertext, expiresAt: wbConnections.expiresAt })
     .from(wbConnections)
-    .where(eq(wbConnections.orgId, orgId));
-  if (!connection) throw new WbSyncError(undefined, new Error("the org has no Wildberries connection"));
+    .where(eq(wbConnections.orgId, orgId))
+    .catch((err: unknown) => {
+      throw new WbSyncError(undefined, err, step);
+    });
+  if (!connection) throw new WbSyncError(undefined, new WbNotConnectedError());
   const { ENCRYPTION_KEY, ENCRYPTION_KEY_PREVIOUS } = services.config;
   const keys = ENCRYPTION_KEY_PREVIOUS ? [ENCRYPTION_KEY, ENCRYPTION_KEY_PREVIOUS] : [ENCRYPTION_KEY];
-  const { plaintext: token, keyIndex } = await decryptSecretWithKeys(connection.tokenCiphertext, keys);
+  const { plaintext: token, keyIndex } = await decryptSecretWithKeys(connection.tokenCiphertext, keys).catch(() => {
+    throw new WbSyncError(
+      undefined,
+      new JobFailure("the stored Wildberries token cannot be decrypted with ENCRYPTION_KEY or ENCRYPTION_KEY_PREVIOUS; connect it again"),
+    );
+  });
   if (keyIndex > 0) {
     // Made with the previous key: re-encrypt with the current one, so the old key can be retired.
     const tokenCiphertext = await encryptSecret(token, ENCRYPTION_KEY);
-    await services.db.update(wbConnections).set({ tokenCiphertext, updatedAt: new Date() }).where(eq(wbConnections.orgId, orgId));
+    await services.db
+      .update(wbConnections)
+      .set({ tokenCiphertext, updatedAt: new Date() })
+      .where(eq(wbConnections.orgId, orgId))
+      .catch((err: unknown) => {
+        throw new WbSyncError(undefined, err, "re-encrypting the Wildberries token");
+      });
   }
+  await warnIfExpiring(services, orgId, connection.expiresAt);
   return createWbStatisticsClient({ baseUrl: services.config.WB_STATISTICS_API_URL, token });
+}
+
+/**
+ * Logs "wildberries token expiring" (warn) when the org's token expires within `EXPIRY_WARNING_DAYS`
+ * (14) days or has expired (`tokenExpiry` of `src/integrations/wildberries/token.ts`), at most once a day per org: the first sync of
+ * the day to see it wins `SET NX EX 86400`. Best effort: a Redis failure skips the warning, never
+ * the sync.
+ */
+export async function warnIfExpiring(services: Pick<WbSyncServices, "redis" | "logger">, orgId: string, expiresAt: string | null) {
+  const expiry = tokenExpiry(expiresAt);
+  if (!expiry.expiringSoon) return;
+  try {
+    const first = await services.redis.set(expiryWarningKey(orgId), expiry.expiresAt ?? "", { nx: true, ex: 86_400 });
+    if (first === null) return;
+  } catch (err) {
+    services.logger.debug("token expiry warning skipped: Redis did not answer", { orgId, error: err });
+    return;
+  }
+  services.logger.warn("wildberries token expiring", { orgId, expiresAt: expiry.expiresAt, daysLeft: expiry.daysLeft });
 }
 
 function fetchPage<D extends WbDataset>(client: WbStatisticsClient, dataset: D, dateFrom: WbDateTime): Promise<WbRowOf[D][]> {

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWbDataset, toWbDateTime, type WbDataset } from "../../dev/wildberries/dataset";
 import { parseDateFrom, startWbStatisticsDouble, type WbStatisticsDouble } from "../../dev/wildberries/server";
+import { readWbToken } from "../../src/integrations/wildberries/token";
 import type { WbErrorBody, WbOrder, WbSale, WbStock } from "../../src/integrations/wildberries/types";
 
 const END_OF_DAY = new Date("2026-11-20T23:59:59+03:00");
@@ -395,7 +396,9 @@ describe("statistics double over HTTP", () => {
     const orders = (await (await get(ORDERS, { dateFrom: "2019-06-20" }, "from-worker")).json()) as WbOrder[];
     expect(orders).toHaveLength(400);
     expect(wb.dataset("from-worker")?.orders).toHaveLength(600);
-    expect((await post("/__control/tokens", { seed: 1 })).status).toBe(400);
+    expect((await post("/__control/tokens", { token: "" })).status).toBe(400);
+    expect((await post("/__control/tokens", { categories: ["statistics", "nonsense"] })).status).toBe(400);
+    expect((await post("/__control/tokens", { expiresAt: "soon" })).status).toBe(400);
 
     expect((await post("/__control/faults", { path: SALES, status: 500, times: 5 })).status).toBe(201);
     await expectWbError(await get(SALES, { dateFrom: "2026-11-19" }, "from-worker"), 500);
@@ -408,6 +411,80 @@ describe("statistics double over HTTP", () => {
     await expectWbError(await get(STOCKS, { dateFrom: "2026-11-19" }, "from-worker"), 429);
     expect((await fetch(`${wb.url}/__control/rate-limit`, { method: "DELETE" })).status).toBe(200);
     expect((await get(STOCKS, { dateFrom: "2026-11-19" }, "from-worker")).status).toBe(200);
+  });
+
+  it("issues JWT-shaped tokens with exp and the category bitmask s, and answers GET /ping like WB", async () => {
+    const post = (path: string, body: unknown) => fetch(`${wb.url}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const issued = await post("/__control/tokens", { orders: 50, products: 3, days: 3, anchor: NOON.toISOString() });
+    expect(issued.status).toBe(201);
+    const { token } = (await issued.json()) as { token: string };
+    const claims = readWbToken(token);
+    expect(claims.categories).toEqual(["statistics"]);
+    const days = (claims.expiresAt.getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(179.9);
+    expect(days).toBeLessThanOrEqual(180);
+    const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
+    expect(payload).toMatchObject({ s: 32, exp: expect.any(Number), sid: expect.any(String), t: false });
+
+    const ping = await fetch(`${wb.url}/ping`, { headers: { authorization: token } });
+    expect(ping.status).toBe(200);
+    expect(ping.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    const body = (await ping.json()) as { TS: string; Status: string };
+    expect(body.Status).toBe("OK");
+    expect(body.TS).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00$/);
+    expect(Math.abs(Date.parse(body.TS) - Date.now())).toBeLessThan(5_000);
+    // The plain tokens (the demo's) are accepted as ever.
+    expect((await fetch(`${wb.url}/ping`, { headers: { authorization: TOKEN } })).status).toBe(200);
+    await expectWbError(await fetch(`${wb.url}/ping`, { headers: { authorization: "not-a-token" } }), 401);
+    await expectWbError(await fetch(`${wb.url}/ping`), 401);
+    await expectWbError(await fetch(`${wb.url}/ping`, { method: "POST", headers: { authorization: token } }), 405);
+    wb.injectFault({ path: "/ping", status: 500, times: 1 });
+    await expectWbError(await fetch(`${wb.url}/ping`, { headers: { authorization: token } }), 500);
+    expect((await fetch(`${wb.url}/ping`, { headers: { authorization: token } })).status).toBe(200);
+  });
+
+  it("refuses a revoked token, an expired one and one without the Statistics category with WB's 401", async () => {
+    const post = (path: string, body: unknown) => fetch(`${wb.url}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const issue = async (body: Record<string, unknown>) =>
+      ((await (await post("/__control/tokens", { orders: 20, products: 2, days: 2, ...body })).json()) as { token: string }).token;
+    const detail = async (token: string, path = ORDERS) =>
+      (await expectWbError(await get(path, { dateFrom: "2026-11-01" }, token), 401)).detail;
+
+    const revoked = await issue({});
+    expect((await get(ORDERS, { dateFrom: "2026-11-01" }, revoked)).status).toBe(200);
+    expect((await post("/__control/tokens/revoke", { token: revoked })).status).toBe(200);
+    expect(await detail(revoked)).toBe("token is not valid: token withdrawn");
+    expect(await detail(revoked, "/ping")).toBe("token is not valid: token withdrawn");
+    expect((await post("/__control/tokens/revoke", { token: "never-issued" })).status).toBe(404);
+
+    const expired = await issue({ expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    expect(readWbToken(expired).expiresAt.getTime()).toBeLessThan(Date.now());
+    expect(await detail(expired)).toBe("token is not valid: token expired");
+
+    const contentOnly = await issue({ categories: ["content", "prices"] });
+    expect(readWbToken(contentOnly).categories).toEqual(["content", "prices"]);
+    expect(await detail(contentOnly, "/ping")).toBe("token scope not allowed");
+  });
+
+  it("overwrites fields of one row of a token's feed (POST /__control/rows)", async () => {
+    const post = (path: string, body: unknown) => fetch(`${wb.url}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const { token } = (await (
+      await post("/__control/tokens", { orders: 40, products: 3, days: 3, anchor: NOON.toISOString() })
+    ).json()) as {
+      token: string;
+    };
+    const before = (await (await get(STOCKS, { dateFrom: "2019-06-20" }, token)).json()) as WbStock[];
+    const patched = await post("/__control/rows", { token, feed: "stocks", set: { quantity: 3_000_000_000 } });
+    expect(patched.status).toBe(200);
+    const after = (await (await get(STOCKS, { dateFrom: "2019-06-20" }, token)).json()) as WbStock[];
+    expect(after.at(-1)).toEqual({ ...before.at(-1), quantity: 3_000_000_000 });
+    expect(after.slice(0, -1)).toEqual(before.slice(0, -1));
+    // Moving a row's lastChangeDate re-sorts the feed.
+    await post("/__control/rows", { token, feed: "stocks", index: 0, set: { lastChangeDate: "2099-01-01T00:00:00" } });
+    const resorted = (await (await get(STOCKS, { dateFrom: "2019-06-20" }, token)).json()) as WbStock[];
+    expect(resorted.at(-1)?.lastChangeDate).toBe("2099-01-01T00:00:00");
+    expect((await post("/__control/rows", { token, feed: "stocks", index: 10_000, set: {} })).status).toBe(400);
+    expect((await post("/__control/rows", { token: "never-issued", feed: "stocks", set: {} })).status).toBe(404);
   });
 
   it("counts requests per path; /__stats and /__control are not counted", async () => {

@@ -38,7 +38,7 @@ describe.each(workers)("the OpenAPI document of Worker $name", ({ name, groups }
 
   it("declares access, rate limit, cache and a problem answer on every operation", () => {
     for (const { path, method, op } of operations) {
-      expect(op["x-access"]?.kind, `${method} ${path}`).toMatch(/^(token|public|qstash|admin-token)$/);
+      expect(op["x-access"]?.kind, `${method} ${path}`).toMatch(/^(token|public|qstash|admin-token|metrics-token)$/);
       expect(op, `${method} ${path}`).toHaveProperty("x-rate-limit");
       expect(op, `${method} ${path}`).toHaveProperty("x-cache");
       expect(op.responses, `${method} ${path}`).toHaveProperty("500");
@@ -47,7 +47,7 @@ describe.each(workers)("the OpenAPI document of Worker $name", ({ name, groups }
 
   it("holds exactly its groups' routes and the platform routes", () => {
     const prefixes = groups.flatMap((g) => [...g.routes.routes].map((r) => r.path));
-    const platform = ["/health", "/ready", "/openapi.json", "/docs"];
+    const platform = ["/health", "/ready", "/metrics", "/openapi.json", "/docs"];
     const specPaths = new Set(Object.keys(document.paths).map((p) => p.replace(/\{(\w+)\}/g, ":$1")));
     expect(specPaths).toEqual(new Set([...prefixes, ...platform]));
   });

@@ -628,6 +628,8 @@ async function authorization(spec: RequestSpec, route: RouteEntry, body: string,
       }
       case "admin-token":
         return { Authorization: `Bearer ${testEnv.ADMIN_REGISTRATION_TOKEN}` };
+      case "metrics-token":
+        return { Authorization: `Bearer ${testEnv.METRICS_TOKEN}` };
       case "qstash":
         return { "Upstash-Signature": await signQStash(body, publicJobUrl(route.path)) };
       case "public":

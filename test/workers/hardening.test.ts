@@ -305,6 +305,8 @@ describe("strict inputs on write routes", () => {
     "POST /api/v1/auth/api-keys": { name: "bot", scopes: ["dashboard:read"] },
     "POST /jobs/wb-sync": { jobId: crypto.randomUUID() },
     "POST /jobs/failure-callback": { status: 500, sourceMessageId: "msg_x", url: "https://example.test/jobs/wb-sync" },
+    "PUT /api/v1/integrations/wildberries": { token: "eyJhbGciOiJFUzI1NiJ9.eyJzIjozMn0.c2ln" },
+    "DELETE /api/v1/integrations/wildberries": undefined,
   };
 
   it("knows a body for every write route that takes one", () => {

@@ -184,18 +184,28 @@ export async function problem(res: Response): Promise<{
   return res.json();
 }
 
-/** Registers a Wildberries token on the WB double with its own generated data set. */
+/**
+ * Has the WB double issue a token (JWT-shaped like WB's: `exp` 180 days on unless `expiresAt`, the
+ * Statistics category unless `categories`) with its own generated data set; returns the token.
+ */
 export async function registerWbToken(
-  options: { seed?: number; orders?: number; products?: number; days?: number; warehouses?: number } = {},
+  options: {
+    seed?: number;
+    orders?: number;
+    products?: number;
+    days?: number;
+    warehouses?: number;
+    categories?: string[];
+    expiresAt?: string;
+  } = {},
 ): Promise<string> {
-  const token = `wb-test-${crypto.randomUUID()}`;
   const res = await fetch(`${adapterUrl("wb")}/__control/tokens`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ token, ...options }),
+    body: JSON.stringify(options),
   });
   if (!res.ok) throw new Error(`WB double refused the token: ${res.status} ${await res.text()}`);
-  return token;
+  return ((await res.json()) as { token: string }).token;
 }
 
 /**

@@ -9,9 +9,42 @@ describe("platform", () => {
     expect(await res.json()).toMatchObject({ status: "ok", service: "all" });
   });
 
-  it("reports readiness of Postgres and Redis", async () => {
+  it("reports readiness of Postgres, Redis and QStash with the latency of each", async () => {
     const res = await api("/ready");
-    expect(await res.json()).toEqual({ status: "ready", postgres: "ok", redis: "ok" });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    const ok = { status: "ok", latencyMs: expect.any(Number) };
+    expect(body).toEqual({ status: "ready", postgres: ok, redis: ok, qstash: ok });
+  });
+
+  it("reports each dependency that does not answer, with 503", async () => {
+    const dead = "http://127.0.0.1:9";
+    for (const [name, overrides] of [
+      ["postgres", { NEON_FETCH_ENDPOINT: `${dead}/sql` }],
+      ["redis", { UPSTASH_REDIS_REST_URL: dead }],
+      ["qstash", { QSTASH_URL: dead }],
+      ["qstash", { QSTASH_TOKEN: "not-the-token" }],
+    ] as const) {
+      const res = await workerFetch(buildRequest("/ready"), overrides);
+      expect(res.status, JSON.stringify(overrides)).toBe(503);
+      const body = (await res.json()) as Record<string, { status: string; latencyMs: number }>;
+      expect(body.status).toBe("degraded");
+      for (const dependency of ["postgres", "redis", "qstash"]) {
+        expect(body[dependency]?.status, `${dependency} with ${JSON.stringify(overrides)}`).toBe(dependency === name ? "down" : "ok");
+        expect(body[dependency]?.latencyMs).toBeGreaterThanOrEqual(0);
+      }
+    }
+  });
+
+  it("keeps /health free of I/O: it answers with every dependency unreachable", async () => {
+    const dead = "http://127.0.0.1:9";
+    const res = await workerFetch(buildRequest("/health"), {
+      NEON_FETCH_ENDPOINT: `${dead}/sql`,
+      UPSTASH_REDIS_REST_URL: dead,
+      QSTASH_URL: dead,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok", service: "all" });
   });
 
   it("answers unknown paths with a 404 problem and wrong methods with 405 + Allow", async () => {

@@ -56,7 +56,7 @@ describe("route table", () => {
   });
 
   it("knows every kind of policy it meets", () => {
-    expect(new Set(routes.map((r) => policyOf(r).kind))).toEqual(new Set(["public", "token", "qstash", "admin-token"]));
+    expect(new Set(routes.map((r) => policyOf(r).kind))).toEqual(new Set(["public", "token", "qstash", "admin-token", "metrics-token"]));
   });
 });
 
@@ -272,6 +272,28 @@ describe.each(ofKind("admin-token").map((r) => ({ route: r, name: label(r) })))(
       await expectProblem(await call(route, authorization), 403, `${label(route)}: ${name}`);
     }
     expect((await call(route, `Basic ${btoa(`admin:${admin}`)}`)).status).toBe(401);
+  });
+});
+
+describe.each(ofKind("metrics-token").map((r) => ({ route: r, name: label(r) })))("$name (metrics-token)", ({ route }) => {
+  it("refuses no token with 401, any other bearer (a user's, the operator's, a near miss) with 403, and admits METRICS_TOKEN", async () => {
+    const none = await call(route, undefined);
+    await expectProblem(none, 401, "no token");
+    expect(none.headers.get("WWW-Authenticate")).toContain("Bearer");
+    const owner = await createTenant();
+    const token = testEnv.METRICS_TOKEN as string;
+    for (const [name, authorization] of [
+      ["an owner's access token", `Bearer ${owner.token}`],
+      ["the registration token", `Bearer ${testEnv.ADMIN_REGISTRATION_TOKEN}`],
+      ["the token with one character changed", `Bearer ${token.slice(0, -1)}${token.endsWith("x") ? "y" : "x"}`],
+      ["a prefix of the token", `Bearer ${token.slice(0, 16)}`],
+    ] as const) {
+      await expectProblem(await call(route, authorization), 403, `${label(route)}: ${name}`);
+    }
+    expect((await call(route, `Basic ${btoa(`metrics:${token}`)}`)).status).toBe(401);
+    const ok = await call(route, `Bearer ${token}`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("Content-Type")).toBe("text/plain; version=0.0.4; charset=utf-8");
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Typed client of the Wildberries statistics API feeds the sync reads:
- * `GET /api/v1/supplier/orders|sales|stocks?dateFrom=<WB time>&flag=0`.
+ * `GET /api/v1/supplier/orders|sales|stocks?dateFrom=<WB time>&flag=0`, and of the host's
+ * connectivity check `GET /ping` (200 `{"TS": "…", "Status": "OK"}` for a token WB accepts).
  *
  * - Auth: `Authorization: <token>` (the raw token, no `Bearer`). The token is never logged and
  *   never put into an error message.
@@ -14,24 +15,38 @@
  *
  * Errors: 429 → {@link WbRateLimitError}; 401/403 → {@link WbAuthError}; 5xx, network failure or
  * timeout → {@link WbUnavailableError}; any other status or a body of the wrong shape →
- * {@link WbResponseError}. All extend {@link WbApiError}.
+ * {@link WbResponseError}. All extend {@link WbApiError}, which keeps the request (`GET /ping`)
+ * and WB's own words (`title: detail` of its error body) apart, for readable failure causes.
  *
  * @see https://dev.wildberries.ru/openapi/reports (orders, sales, stocks; `dateFrom`, `flag`)
- * @see https://dev.wildberries.ru/openapi/api-information (429 and `X-Ratelimit-*` headers)
+ * @see https://dev.wildberries.ru/openapi/api-information (429 and `X-Ratelimit-*` headers; `GET /ping`)
  */
 import { z } from "zod";
 import { isWbDateTime } from "./time";
 import type { WbDateTime, WbOrder, WbSale, WbStatisticsPath, WbStock } from "./types";
 
+/** Where a {@link WbApiError} happened and what WB said, beyond the message. */
+export interface WbApiErrorOptions {
+  cause?: unknown;
+  /** The request, e.g. `GET /api/v1/supplier/orders`. */
+  request?: string;
+  /** WB's own words: `title: detail` of its error body, or what went wrong without an answer. Never the token. */
+  reason?: string;
+}
+
 /** Base of every error of this client; `status` is the HTTP status, 0 when there was no answer. */
 export class WbApiError extends Error {
   override readonly name: string = "WbApiError";
+  readonly request: string | undefined;
+  readonly reason: string | undefined;
   constructor(
     message: string,
     readonly status: number,
-    options?: { cause?: unknown },
+    options: WbApiErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.request = options.request;
+    this.reason = options.reason;
   }
 }
 
@@ -41,8 +56,9 @@ export class WbRateLimitError extends WbApiError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    options: WbApiErrorOptions = {},
   ) {
-    super(message, 429);
+    super(message, 429, options);
   }
 }
 
@@ -203,8 +219,21 @@ export interface WbStatisticsClientOptions {
   timeoutMs?: number;
 }
 
-/** The three feeds. Each call is one request; `dateFrom` is a WB time, sent verbatim. */
+/** WB's answer to `GET /ping`: its time (`TS`, RFC 3339 with an offset) and `Status: "OK"`. */
+export interface WbPing {
+  TS: string;
+  Status: string;
+}
+
+const pingAnswer = z.looseObject({ TS: z.string(), Status: z.literal("OK") }) satisfies z.ZodType<WbPing>;
+
+/** The three feeds and the connectivity check. Each call is one request; `dateFrom` is a WB time, sent verbatim. */
 export interface WbStatisticsClient {
+  /**
+   * `GET /ping`: whether WB accepts the token on this host (WB allows about 3 checks per 30 s).
+   * @throws WbAuthError when WB rejects the token; WbApiError otherwise.
+   */
+  ping(): Promise<WbPing>;
   /** Orders with `lastChangeDate >= dateFrom`, ascending. @throws WbApiError */
   orders(dateFrom: WbDateTime): Promise<WbOrderRow[]>;
   /** Sales (buyouts, returns, other operations) with `lastChangeDate >= dateFrom`, ascending. @throws WbApiError */
@@ -217,10 +246,10 @@ export interface WbStatisticsClient {
 export function createWbStatisticsClient(options: WbStatisticsClientOptions): WbStatisticsClient {
   const timeoutMs = options.timeoutMs ?? 60_000;
 
-  async function get<T>(path: WbStatisticsPath, dateFrom: WbDateTime, schema: z.ZodType<T[]>): Promise<T[]> {
+  async function get<T>(path: WbStatisticsPath | "/ping", query: Record<string, string>, schema: z.ZodType<T>): Promise<T> {
     const url = new URL(path, options.baseUrl);
-    url.searchParams.set("dateFrom", dateFrom);
-    url.searchParams.set("flag", "0");
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    const request = `GET ${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
@@ -229,28 +258,33 @@ export function createWbStatisticsClient(options: WbStatisticsClientOptions): Wb
       });
     } catch (err) {
       const reason = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : "network error";
-      throw new WbUnavailableError(`GET ${path}: ${reason}`, 0, { cause: err });
+      throw new WbUnavailableError(`${request}: ${reason}`, 0, { cause: err, request, reason });
     }
-    if (!res.ok) throw await errorFor(path, res);
+    if (!res.ok) throw await errorFor(request, res);
     let body: unknown;
     try {
       body = await res.json();
     } catch (err) {
-      throw new WbResponseError(`GET ${path}: the body is not JSON`, res.status, { cause: err });
+      throw new WbResponseError(`${request}: the body is not JSON`, res.status, { cause: err, request, reason: "the body is not JSON" });
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue ? `${issue.path.join(".")}: ${issue.message}` : "unexpected shape";
-      throw new WbResponseError(`GET ${path}: unexpected response (${where})`, res.status);
+      throw new WbResponseError(`${request}: unexpected response (${where})`, res.status, {
+        request,
+        reason: `unexpected response (${where})`,
+      });
     }
     return parsed.data;
   }
+  const feed = <T>(path: WbStatisticsPath, dateFrom: WbDateTime, schema: z.ZodType<T[]>) => get(path, { dateFrom, flag: "0" }, schema);
 
   return {
-    orders: (dateFrom) => get("/api/v1/supplier/orders", dateFrom, feedOf(orderRow)),
-    sales: (dateFrom) => get("/api/v1/supplier/sales", dateFrom, feedOf(saleRow)),
-    stocks: (dateFrom) => get("/api/v1/supplier/stocks", dateFrom, feedOf(stockRow)),
+    ping: () => get("/ping", {}, pingAnswer),
+    orders: (dateFrom) => feed("/api/v1/supplier/orders", dateFrom, feedOf(orderRow)),
+    sales: (dateFrom) => feed("/api/v1/supplier/sales", dateFrom, feedOf(saleRow)),
+    stocks: (dateFrom) => feed("/api/v1/supplier/stocks", dateFrom, feedOf(stockRow)),
   };
 }
 
@@ -269,7 +303,7 @@ export function retryAfterSeconds(headers: Headers, now = Date.now()): number {
 }
 
 /** WB's error body says what went wrong in `title`/`detail`; keep a short, token-free summary. */
-async function errorFor(path: string, res: Response): Promise<WbApiError> {
+async function errorFor(request: string, res: Response): Promise<WbApiError> {
   let summary = "";
   try {
     const body = (await res.json()) as { title?: unknown; detail?: unknown };
@@ -280,9 +314,10 @@ async function errorFor(path: string, res: Response): Promise<WbApiError> {
   } catch {
     // Not JSON (a proxy's HTML page): the status says enough.
   }
-  const message = `GET ${path}: ${res.status}${summary ? ` ${summary}` : ""}`;
-  if (res.status === 429) return new WbRateLimitError(message, retryAfterSeconds(res.headers));
-  if (res.status === 401 || res.status === 403) return new WbAuthError(message, res.status);
-  if (res.status >= 500) return new WbUnavailableError(message, res.status);
-  return new WbResponseError(message, res.status);
+  const message = `${request}: ${res.status}${summary ? ` ${summary}` : ""}`;
+  const options = { request, ...(summary ? { reason: summary } : {}) };
+  if (res.status === 429) return new WbRateLimitError(message, retryAfterSeconds(res.headers), options);
+  if (res.status === 401 || res.status === 403) return new WbAuthError(message, res.status, options);
+  if (res.status >= 500) return new WbUnavailableError(message, res.status, options);
+  return new WbResponseError(message, res.status, options);
 }

@@ -89,10 +89,24 @@ export const datasetStatus = z.object({
   lastError: z.string().nullable(),
 });
 
+/** The org's Wildberries token as the sync status shows it: its expiry, flagged within 14 days of it. */
+export const connectionStatus = z
+  .object({
+    /** When the token expires (RFC 3339 UTC); null when unknown (a token stored without its expiry). */
+    expiresAt: z.string().nullable(),
+    /** Whole days until then (0 once expired); null when unknown. */
+    daysLeft: z.number().int().nonnegative().nullable(),
+    /** The token expires within 14 days, or has expired: connect a new one (`PUT /api/v1/integrations/wildberries`). */
+    expiringSoon: z.boolean(),
+  })
+  .openapi("WbConnectionExpiry");
+
 /** 200 of `GET /api/v1/sync/status`. */
 export const syncStatusResponse = z.object({
   /** Whether the org has a Wildberries token. */
   connected: z.boolean(),
+  /** The token's expiry; null when the org has no token. */
+  connection: connectionStatus.nullable(),
   datasets: z.array(datasetStatus),
   /** The org's latest sync jobs, newest first. */
   jobs: z.array(jobView),

@@ -1,10 +1,8 @@
 /** `POST /api/v1/sync/wildberries`: queues a Wildberries sync of the caller's org. */
-import { and, eq, inArray, sql } from "drizzle-orm";
 import { orgAdmins, tokenAccess } from "../../core/access";
-import { jobs, wbConnections } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
-import { PUBLISH_GRACE_SECONDS, publishJob, secondsFromNow } from "../../jobs/ledger";
+import { enqueueWbSync } from "../../jobs/wb-sync-enqueue";
 import { group } from "./group";
 import { startSyncResponse } from "./schemas";
 
@@ -20,7 +18,9 @@ export const startSync = defineOperation({
       "answered instead (`created: false`): one unfinished sync per org. If the publish fails, the job stays " +
       "`queued` and the reaper cron publishes it after a minute. Takes no body.",
     access: tokenAccess(orgAdmins, ["sync:write"]),
-    errors: { 409: "The org has no Wildberries connection (add a statistics API token first)." },
+    errors: {
+      409: "The org has no Wildberries connection (connect a statistics API token first: `PUT /api/v1/integrations/wildberries`).",
+    },
     responses: {
       202: {
         description: "The job that will run: a new one (`created: true`) or the one already in flight.",
@@ -29,36 +29,15 @@ export const startSync = defineOperation({
     },
   }),
   handler: async (c) => {
-    const { orgId } = c.var.auth;
-    const services = c.var.services;
-    const { db, logger } = services;
-    const jobId = crypto.randomUUID();
-    const created = await db.execute<{ id: string }>(sql`
-    insert into ${jobs} (id, org_id, kind, dedup_id, lease_until)
-    select ${jobId}, ${orgId}, 'wb-sync', ${jobId}, ${secondsFromNow(PUBLISH_GRACE_SECONDS)}
-    where exists (select 1 from ${wbConnections} where org_id = ${orgId})
-    on conflict do nothing
-    returning id`);
-    if (created.rows.length === 0) {
-      const [connections, active] = await db.batch([
-        db.select({ orgId: wbConnections.orgId }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
-        db
-          .select({ id: jobs.id, status: jobs.status })
-          .from(jobs)
-          .where(and(eq(jobs.orgId, orgId), eq(jobs.kind, "wb-sync"), inArray(jobs.status, ["queued", "running", "failed"])))
-          .limit(1),
-      ]);
-      if (connections.length === 0)
-        throw new ApiError("CONFLICT", { detail: "The org has no Wildberries connection; add a statistics API token first." });
-      const [job] = active;
-      if (!job) throw new ApiError("CONFLICT", { detail: "A sync could not be queued; try again." });
-      return c.json({ jobId: job.id, status: job.status, created: false }, 202);
+    const result = await enqueueWbSync(c.var.services, c.var.auth.orgId, (work) => c.executionCtx.waitUntil(work));
+    if ("refused" in result) {
+      throw new ApiError("CONFLICT", {
+        detail:
+          result.refused === "not-connected"
+            ? "The org has no Wildberries connection; add a statistics API token first."
+            : "A sync could not be queued; try again.",
+      });
     }
-    c.executionCtx.waitUntil(
-      publishJob(services, { jobId, kind: "wb-sync", deduplicationId: jobId }).catch((err: unknown) => {
-        logger.warn("wb-sync publish failed; the reaper will publish it", { jobId, error: err });
-      }),
-    );
-    return c.json({ jobId, status: "queued" as const, created: true }, 202);
+    return c.json(result, 202);
   },
 });

@@ -4,6 +4,7 @@ import { tokenAccess } from "../../core/access";
 import { jobs, syncState, wbConnections, wbDatasets } from "../../core/db/schema";
 import { defineOperation } from "../../core/route";
 import { isoTime } from "../../core/time";
+import { tokenExpiry } from "../../integrations/wildberries/token";
 import { group } from "./group";
 import { type JobView, syncStatusResponse } from "./schemas";
 
@@ -31,9 +32,10 @@ export const syncStatus = defineOperation({
     path: "/api/v1/sync/status",
     summary: "The org's Wildberries sync state",
     description:
-      "Whether the org has a Wildberries token; per data set (orders, sales, stocks) the cursor, the last run, the " +
-      `last success, the rows received by the last run, the rows stored and the last error; and the ${LATEST_JOBS} ` +
-      "latest sync jobs, newest first. One Neon request.",
+      "Whether the org has a Wildberries token and when it expires (`connection.expiringSoon` within 14 days of " +
+      "it); per data set (orders, sales, stocks) the cursor, the last run, the last success, the rows received by " +
+      "the last run, the rows stored and the last error (its cause in words, e.g. `orders: WB rejected the token " +
+      `(401): …\`); and the ${LATEST_JOBS} latest sync jobs, newest first, each with its last error. One Neon request.`,
     access: tokenAccess(["owner", "admin", "analyst"], ["sync:read"]),
     responses: {
       200: { description: "The org's sync state and latest sync jobs.", content: { "application/json": { schema: syncStatusResponse } } },
@@ -50,7 +52,7 @@ export const syncStatus = defineOperation({
         .where(and(eq(jobs.orgId, orgId), eq(jobs.kind, "wb-sync")))
         .orderBy(desc(jobs.createdAt))
         .limit(LATEST_JOBS),
-      db.select({ orgId: wbConnections.orgId }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
+      db.select({ expiresAt: wbConnections.expiresAt }).from(wbConnections).where(eq(wbConnections.orgId, orgId)),
     ]);
     const datasets = wbDatasets.map((dataset) => {
       const s = states.find((row) => row.dataset === dataset);
@@ -64,6 +66,10 @@ export const syncStatus = defineOperation({
         lastError: s?.lastError ?? null,
       };
     });
-    return c.json({ connected: connection.length > 0, datasets, jobs: latest.map(toJobView) }, 200);
+    const [token] = connection;
+    return c.json(
+      { connected: token !== undefined, connection: token ? tokenExpiry(token.expiresAt) : null, datasets, jobs: latest.map(toJobView) },
+      200,
+    );
   },
 });

@@ -22,16 +22,18 @@ export const wbSyncDelivery = defineOperation({
         "is released (the job stays `running`) and a continuation message for the same job is published " +
         "(deduplication id `{jobId}:{attempt}`, delayed by WB's `X-Ratelimit-Retry` after a 429). " +
         "200 `ignored`: nothing to do — the job is finished or unknown, or another delivery holds its lease.",
-      "A failed attempt is recorded on the job (`failed`, `last_error`) and on the data set; after QStash's last " +
-        "retry the failure callback moves the job to the dead letters.",
+      "A failed attempt records its cause in words — `WB rejected the token (401): …`, `WB server error (502): …`, " +
+        "`database error 23505 (unique_violation) on …`, a lost lease — on the job (`failed`, `last_error`) and on the " +
+        "data set, and answers a problem whose `detail` is that cause; after QStash's last retry the failure callback " +
+        "moves the job to the dead letters, which keep that answer.",
     ].join("\n\n"),
     access: qstashAccess,
     request: { body: { required: true, content: { "application/json": { schema: jobMessageBody } } } },
     errors: {
       429: "Wildberries rate-limited the delivery's first request; QStash retries after `Retry-After` (WB's `X-Ratelimit-Retry`).",
-      500: "Our error (database, no Wildberries connection…); the attempt is recorded and QStash retries with backoff.",
-      502: "Wildberries refused the seller's token or answered unexpectedly; the attempt is recorded and QStash retries with backoff.",
-      503: "Wildberries is unavailable, or the continuation could not be queued; QStash retries.",
+      500: "Our error (a database error with its Postgres error code, no Wildberries connection…), named in `detail`; the attempt is recorded and QStash retries with backoff.",
+      502: "Wildberries refused the seller's token or answered unexpectedly (`detail` says how); the attempt is recorded and QStash retries with backoff.",
+      503: "Wildberries is unavailable, or the continuation could not be queued (`detail` says which); QStash retries.",
     },
     responses: {
       200: {

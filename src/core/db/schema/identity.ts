@@ -39,7 +39,12 @@ export const memberships = pgTable(
   (t) => [primaryKey({ columns: [t.orgId, t.userId] }), index("memberships_user_idx").on(t.userId)],
 );
 
-/** An org's Wildberries statistics API token, AES-GCM encrypted (`src/core/crypto.ts`). Never returned. */
+/**
+ * An org's Wildberries statistics API token, AES-GCM encrypted (`src/core/crypto.ts`). Never returned.
+ * `expires_at` and `categories` are read from the token's JWT payload when it is connected
+ * (`src/integrations/wildberries/token.ts`); both are null for a token stored without them (the
+ * local demo's plain token, rows from before they existed).
+ */
 export const wbConnections = pgTable("wb_connections", {
   orgId: uuid("org_id")
     .primaryKey()
@@ -47,4 +52,10 @@ export const wbConnections = pgTable("wb_connections", {
   tokenCiphertext: text("token_ciphertext").notNull(),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+  /** The token's `exp` (WB tokens live 180 days). */
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "string" }),
+  /** The WB API categories the token grants, by name (`statistics`, `content`…). */
+  categories: text("categories").array(),
+  /** The user who connected it; null once that user is deleted. */
+  connectedBy: uuid("connected_by").references(() => users.id, { onDelete: "set null" }),
 });
