@@ -102,6 +102,13 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
   const env: Record<string, string> = {
     ...stack.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    // Embedded PGlite (WASM, one connection, in this process) writes a sync page in 1–4 s: at the
+    // production threshold every page would be a slow-query warning. Postgres keeps the default.
+    ...(process.env.SLOW_QUERY_MS
+      ? { SLOW_QUERY_MS: process.env.SLOW_QUERY_MS }
+      : process.env.DATABASE_URL
+        ? {}
+        : { SLOW_QUERY_MS: "5000" }),
     ...(opts.wildberries ? { WB_STATISTICS_API_URL: opts.wildberries.url } : {}),
     ...opts.vars,
   };

@@ -34,7 +34,7 @@ export const startSync = defineOperation({
       throw new ApiError("CONFLICT", {
         detail:
           result.refused === "not-connected"
-            ? "The org has no Wildberries connection; add a statistics API token first."
+            ? "The org has no Wildberries connection; connect a statistics API token with PUT /api/v1/integrations/wildberries first."
             : "A sync could not be queued; try again.",
       });
     }
