@@ -4,6 +4,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import { vi } from "vitest";
 import { createClient } from "../../src/client";
 import { signAccessToken } from "../../src/core/auth/jwt";
 import { hashPassword } from "../../src/core/auth/password";
@@ -142,6 +143,24 @@ export async function workerFetch(request: Request, overrides: Record<string, st
   await waitOnExecutionContext(ctx);
   await checkContract(method, url, res);
   return res;
+}
+
+/** Captures the JSON log lines the Worker writes (`console.log`) in this isolate during `run`. */
+export async function captureLogs(run: () => Promise<unknown>): Promise<{ raw: string; lines: Record<string, unknown>[] }> {
+  const spy = vi.spyOn(console, "log");
+  let raw: string;
+  try {
+    await run();
+  } finally {
+    // Read before restoring: `mockRestore` also clears the recorded calls.
+    raw = spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
+    spy.mockRestore();
+  }
+  const lines = raw
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { raw, lines };
 }
 
 /** Request counters of a local-stack adapter (`/__stats`), for round-trip budgets. */

@@ -1,21 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { buildRequest, createTenant, type TestRequestInit, workerFetch } from "./helpers";
+import { buildRequest, captureLogs, createTenant, type TestRequestInit, workerFetch } from "./helpers";
 
 /** Calls the Worker module in this isolate (so its `console.log` is observable) at log level `info`; the test stack logs at `warn`. */
 const api = (path: string, init: TestRequestInit = {}) => workerFetch(buildRequest(path, init), { LOG_LEVEL: "info" });
-
-/** Captures the JSON log lines the Worker writes during `run`. */
-async function captureLogs(run: () => Promise<unknown>): Promise<{ raw: string; lines: Record<string, unknown>[] }> {
-  const spy = vi.spyOn(console, "log");
-  await run();
-  const raw = spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
-  spy.mockRestore();
-  const lines = raw
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { raw, lines };
-}
 
 describe("structured request logs", () => {
   afterEach(() => vi.restoreAllMocks());

@@ -11,21 +11,20 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { requestName, statementName } from "../../src/core/db/client";
 import { apiKeys, deadLetters, wbConnections } from "../../src/core/db/schema";
 import { bumpCacheVersion, roundTrips, settle } from "./dashboard-support";
-import { adapterStats, api, buildRequest, createTenant, db, problem, registerWbToken, syncTenant, testEnv, workerFetch } from "./helpers";
+import {
+  adapterStats,
+  api,
+  buildRequest,
+  captureLogs,
+  createTenant,
+  db,
+  problem,
+  registerWbToken,
+  syncTenant,
+  testEnv,
+  workerFetch,
+} from "./helpers";
 import { type Exposition, metricsToken, parseExposition, sampleSum, scrape } from "./metrics-support";
-
-/** The JSON log lines written during `run`. */
-async function captureLogs(run: () => Promise<unknown>): Promise<{ raw: string; lines: Record<string, unknown>[] }> {
-  const spy = vi.spyOn(console, "log");
-  await run();
-  const raw = spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
-  spy.mockRestore();
-  const lines = raw
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { raw, lines };
-}
 
 const health = { group: "platform", route: "/health", method: "GET", status: "200" };
 
