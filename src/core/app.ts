@@ -134,9 +134,13 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
       route: group ? c.req.routePath : UNMATCHED,
       method: metricMethods.has(c.req.method) ? c.req.method : "other",
     };
-    services.metrics.count("http_requests_total", { ...labels, status: String(c.res.status) });
-    services.metrics.observe("http_request_duration_seconds", labels, seconds);
-    await afterAnswer(c, services.metrics.flush(services));
+    // `/health` stays free of I/O, even after the answer: liveness probes are not traffic, and
+    // a probe every few seconds per Worker would otherwise be a billed Redis request each.
+    if (c.req.routePath !== "/health") {
+      services.metrics.count("http_requests_total", { ...labels, status: String(c.res.status) });
+      services.metrics.observe("http_request_duration_seconds", labels, seconds);
+      await afterAnswer(c, services.metrics.flush(services));
+    }
     services.logger.info("request", {
       method: c.req.method,
       route: c.req.routePath,

@@ -20,26 +20,27 @@ import {
   db,
   problem,
   registerWbToken,
+  resetAdapterStats,
   syncTenant,
   testEnv,
   workerFetch,
 } from "./helpers";
 import { type Exposition, metricsToken, parseExposition, sampleSum, scrape } from "./metrics-support";
 
-const health = { group: "platform", route: "/health", method: "GET", status: "200" };
+const spec = { group: "platform", route: "/openapi.json", method: "GET", status: "200" };
 
 describe("GET /metrics across Workers", () => {
   it("shows, from either Worker, the sum of the requests both Workers answered", async () => {
     await settle();
     const before = await scrape("in-process");
-    for (let i = 0; i < 3; i++) await (await api("/health")).arrayBuffer();
-    for (let i = 0; i < 2; i++) await (await fetch(`${testEnv.WORKER_URL}/health`)).arrayBuffer();
+    for (let i = 0; i < 3; i++) await (await api("/openapi.json")).arrayBuffer();
+    for (let i = 0; i < 2; i++) await (await fetch(`${testEnv.WORKER_URL}/openapi.json`)).arrayBuffer();
     await settle(); // the flushes (waitUntil) of both Workers have landed
 
     for (const from of ["in-process", "http"] as const) {
       const after = await scrape(from);
-      expect(sampleSum(after, "http_requests_total", health) - sampleSum(before, "http_requests_total", health), from).toBe(5);
-      const durations = { group: "platform", route: "/health", method: "GET" };
+      expect(sampleSum(after, "http_requests_total", spec) - sampleSum(before, "http_requests_total", spec), from).toBe(5);
+      const durations = { group: "platform", route: "/openapi.json", method: "GET" };
       expect(
         sampleSum(after, "http_request_duration_seconds_count", durations) -
           sampleSum(before, "http_request_duration_seconds_count", durations),
@@ -104,9 +105,18 @@ describe("GET /metrics across Workers", () => {
   });
 });
 
+describe("GET /health", () => {
+  it("stays free of I/O: no Redis request, not even the metrics flush after the answer", async () => {
+    await settle();
+    await resetAdapterStats("redis");
+    for (let i = 0; i < 3; i++) expect((await workerFetch(buildRequest("/health"))).status).toBe(200);
+    expect((await adapterStats("redis")).requests).toBe(0);
+  });
+});
+
 describe("exposition format", () => {
   it("has a # HELP and a # TYPE line per metric, conventional names, and consistent histograms", async () => {
-    await (await api("/health")).arrayBuffer();
+    await (await api("/openapi.json")).arrayBuffer();
     await settle();
     const exposition = await scrape();
     const expected = {
@@ -298,7 +308,7 @@ describe("access and failures", () => {
     expect(res.status).toBe(503);
     expect(res.headers.get("Retry-After")).toBe("5");
     const { lines } = await captureLogs(async () => {
-      expect((await workerFetch(buildRequest("/health"), dead)).status).toBe(200);
+      expect((await workerFetch(buildRequest("/openapi.json"), dead)).status).toBe(200);
     });
     expect(lines.some((l) => l.msg === "metrics not recorded: Redis did not answer" && l.level === "warn")).toBe(true);
   });
