@@ -32,9 +32,9 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import IORedis, { type Redis } from "ioredis";
 import { findOnPath, type SpawnedRedisServer, spawnRedisServer } from "./redis-server";
+import { runAsScript } from "./serve";
 
 /** Which Redis answers the commands. */
 export type RedisRestEngine = "redis-server" | "external" | "embedded";
@@ -721,9 +721,4 @@ async function main(): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);

@@ -53,8 +53,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import type {
   KommoContact,
@@ -65,6 +63,7 @@ import type {
   KommoTag,
   KommoTokenResponse,
 } from "../../src/integrations/kommo/types";
+import { listenOnLoopback, runAsScript } from "../serve";
 
 /** An OAuth integration (Kommo: Settings → Integrations → Keys and scopes). */
 export interface KommoIntegration {
@@ -776,16 +775,11 @@ export async function startKommoDouble(options: KommoDoubleOptions = {}): Promis
       send(res, httpError.status, httpError.body, PROBLEM_JSON, httpError.headers);
     });
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url } = await listenOnLoopback(server, options.port, options.host);
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     stats: () => ({ requests: stats.requests, byPath: { ...stats.byPath } }),
     resetStats: () => {
       stats = { requests: 0, byPath: {} };
@@ -844,9 +838,4 @@ async function main(): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);

@@ -54,8 +54,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import type {
   ChatCompletion,
@@ -66,6 +64,7 @@ import type {
   ChatFinishReason,
   ChatMessage,
 } from "../../src/integrations/llm/types";
+import { listenOnLoopback, runAsScript } from "../serve";
 
 /** Options of {@link startLlmDouble}. */
 export interface LlmDoubleOptions {
@@ -543,13 +542,7 @@ export async function startLlmDouble(options: LlmDoubleOptions = {}): Promise<Ll
       sendJson(res, httpError.status, httpError.body, httpError.headers);
     });
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const { url } = await listenOnLoopback(server, options.port, options.host);
 
   let closing: Promise<void> | undefined;
   return {
@@ -596,9 +589,4 @@ async function main(): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);

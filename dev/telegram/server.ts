@@ -63,8 +63,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import {
   type ApiError,
@@ -78,6 +76,7 @@ import {
   type UserFromGetMe,
   type WebhookInfo,
 } from "../../src/integrations/telegram/types";
+import { listenOnLoopback, runAsScript } from "../serve";
 
 /** A bot to serve; its id is the number before the colon of the token. */
 export interface TelegramBotSeed {
@@ -867,16 +866,11 @@ export async function startTelegramDouble(options: TelegramDoubleOptions = {}): 
       sendJson(res, reply.status, reply.body);
     });
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url } = await listenOnLoopback(server, options.port, options.host);
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     stats: () => ({ requests: stats.requests, byPath: { ...stats.byPath } }),
     resetStats: () => {
       stats = { requests: 0, byPath: {} };
@@ -918,9 +912,4 @@ async function main(): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);

@@ -55,11 +55,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { wbTokenCategories } from "../../src/integrations/wildberries/token";
 import type { WbErrorBody, WbOrder, WbSale, WbStatisticsPath, WbStock } from "../../src/integrations/wildberries/types";
+import { listenOnLoopback, runAsScript } from "../serve";
 import { fromWbDateTime, generateWbDataset, toWbDateTime, type WbDataset, type WbDatasetOptions } from "./dataset";
 import { issueWbToken, wbTokenClaims } from "./tokens";
 
@@ -588,16 +587,11 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       send(res, wbError.status, JSON.stringify(errorBody(wbError)), wbError.headers);
     });
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url } = await listenOnLoopback(server, options.port, options.host);
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     stats: () => ({ requests: stats.requests, byPath: { ...stats.byPath } }),
     resetStats: () => {
       stats = { requests: 0, byPath: {} };
@@ -652,9 +646,4 @@ async function main(): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);
