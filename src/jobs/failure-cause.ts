@@ -13,6 +13,8 @@
  * - a lost lease, a removed connection, an undecryptable token: said in words.
  * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
+
+import { causeChain, postgresError } from "../core/db/errors";
 import { WbApiError, WbAuthError, WbRateLimitError, WbUnavailableError } from "../integrations/wildberries/client";
 
 /** Longest recorded cause, characters (`jobs.last_error` and `sync_state.last_error` keep 2,000). */
@@ -95,35 +97,6 @@ export function sqlStateName(code: string): string {
   return conditionNames[code] ?? classNames[code.slice(0, 2)] ?? "unknown condition";
 }
 
-/** The fields of a Postgres error (Neon's `NeonDbError`, pg's `DatabaseError`) this module reads. */
-interface PostgresErrorFields {
-  code?: unknown;
-  table?: unknown;
-  column?: unknown;
-  constraint?: unknown;
-  dataType?: unknown;
-}
-
-const SQLSTATE = /^[0-9A-Z]{5}$/;
-
-/** `err` and its causes, outermost first (at most 6 deep). */
-function causeChain(err: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let e: unknown = err; e !== undefined && e !== null && chain.length < 6; e = (e as { cause?: unknown }).cause) {
-    chain.push(e);
-    if (typeof e !== "object") break;
-  }
-  return chain;
-}
-
-/** The Postgres error in `err`'s cause chain (drizzle wraps single queries in `DrizzleQueryError`), if any. */
-function postgresError(err: unknown): (Error & PostgresErrorFields) | undefined {
-  return causeChain(err).find(
-    (e): e is Error & PostgresErrorFields =>
-      e instanceof Error && typeof (e as PostgresErrorFields).code === "string" && SQLSTATE.test((e as PostgresErrorFields).code as string),
-  );
-}
-
 /** A Neon driver error without a SQLSTATE: the request to the database itself failed. */
 function databaseRequestError(err: unknown): Error | undefined {
   return causeChain(err).find((e): e is Error => e instanceof Error && e.name === "NeonDbError");
@@ -135,7 +108,7 @@ const quoted = (label: string, value: unknown) => (typeof value === "string" && 
 export function describeDatabaseError(err: unknown): string | undefined {
   const pg = postgresError(err);
   if (pg) {
-    const code = pg.code as string;
+    const code = pg.code;
     const where = [
       ...quoted("table", pg.table),
       ...quoted("column", pg.column),

@@ -5,21 +5,12 @@
  */
 import { adminTokenAccess } from "../../core/access";
 import { hashPassword } from "../../core/auth/password";
+import { postgresError } from "../../core/db/errors";
 import { memberships, orgs, users } from "../../core/db/schema";
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
 import { group, tokensLimit } from "./group";
 import { type RegisterResponse, registerBody, registerResponse } from "./schemas";
-
-/** The SQLSTATE of a Postgres error anywhere in `err`'s cause chain (drizzle wraps driver errors). */
-function sqlState(err: unknown): { code: string; constraint: string | undefined } | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, constraint } = e as { code?: unknown; constraint?: unknown };
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code))
-      return { code, constraint: typeof constraint === "string" ? constraint : undefined };
-  }
-  return undefined;
-}
 
 /** `POST /api/v1/auth/register` (operator token). */
 export const register = defineOperation({
@@ -65,7 +56,8 @@ export const register = defineOperation({
         throw new ApiError("VALIDATION_FAILED", { detail: "Give orgName, or orgId and role." });
       }
     } catch (err) {
-      const state = sqlState(err);
+      const pg = postgresError(err);
+      const state = pg && { code: pg.code, constraint: typeof pg.constraint === "string" ? pg.constraint : undefined };
       if (state?.code === "23505" && (state.constraint === undefined || state.constraint === "users_email_unique")) {
         throw new ApiError("CONFLICT", { detail: "A user with this e-mail already exists.", cause: err });
       }
