@@ -145,7 +145,7 @@ export async function replayDeadLetter(
       where id = ${letter.jobId} and org_id = ${orgId} and status = 'dead'
         and not exists (
           select 1 from ${jobs} other
-          where other.org_id = ${orgId} and other.kind = ${letter.kind} and other.status in ('queued', 'running', 'failed')
+          where other.concurrency_key = ${jobs}.concurrency_key and other.status in ('queued', 'running', 'failed')
         )
       returning id
     )

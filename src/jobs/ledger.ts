@@ -11,9 +11,13 @@
  * `lease_until`, and increments `attempts`. The new `attempts` value is the delivery's fencing
  * token: every later write of the delivery is conditional on `(id, attempts, status = 'running')`,
  * and the write batches start with {@link leaseCheck}, which aborts the whole batch (one
- * transaction) when another delivery has taken the job over. At most one *active* job per org
- * and kind exists (partial unique index `jobs_active_org_kind_uq`), so two syncs of one org never
- * interleave either.
+ * transaction) when another delivery has taken the job over. At most one *active* job per
+ * concurrency key exists (partial unique index `jobs_active_concurrency_uq`; `wb-sync:{orgId}`), so
+ * two syncs of one org never interleave either.
+ *
+ * Each kind's path, retries, delivery timeout and lease are declared in `src/jobs/kinds.ts`;
+ * {@link enqueueJob} creates a job of any kind, {@link runJobDelivery} runs a delivery of a
+ * one-shot kind (claim → work → succeeded, or failed with its cause so QStash retries).
  *
  * `lease_until` of a `queued` job is the publish deadline: when it passes and the job is still
  * `queued` (the publish failed or QStash lost it), the reaper (`src/jobs/reaper.ts`) publishes it
@@ -22,42 +26,41 @@
  * @see https://upstash.com/docs/qstash/features/deduplication
  */
 import { and, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../core/db/client";
-import { jobs } from "../core/db/schema";
+import { type JobStatus, jobs } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
+import { ApiError } from "../core/errors";
 import type { Logger } from "../core/logger";
 import { jobUrl, type QueueClient } from "../core/queue";
-import { JobFailure, MAX_CAUSE_CHARS } from "./failure-cause";
+import { describeCause, JobFailure, MAX_CAUSE_CHARS } from "./failure-cause";
+import { type JobKind, jobKindSpec, jobKinds } from "./kinds";
+
+export { isJobKind, type JobKind, jobKinds } from "./kinds";
 
 /** A row of the `jobs` table. */
 export type Job = typeof jobs.$inferSelect;
 
-/** Seconds a claim (or a heartbeat) holds a job; longer than one delivery's wall-time budget plus a page. */
-export const JOB_LEASE_SECONDS = 60;
-
 /** Seconds a freshly queued job may wait for its first delivery before the reaper re-publishes it. */
 export const PUBLISH_GRACE_SECONDS = 60;
-
-/** QStash retries of a job message after the first delivery; then the failure callback (DLQ). */
-export const JOB_RETRIES = 5;
-
-/** QStash delivery timeout of a job message, seconds: a delivery's budget plus generous slack. */
-export const JOB_DELIVERY_TIMEOUT_SECONDS = 120;
 
 /** Path of the QStash failure callback. */
 export const FAILURE_CALLBACK_PATH = "/jobs/failure-callback";
 
 /** Job kinds and the path QStash delivers each to. */
-export const jobPaths = { "wb-sync": "/jobs/wb-sync" } as const;
-export type JobKind = keyof typeof jobPaths;
+export const jobPaths = Object.fromEntries(Object.entries(jobKinds).map(([kind, spec]) => [kind, spec.path])) as {
+  [K in JobKind]: (typeof jobKinds)[K]["path"];
+};
 
 /** Seconds a delayed continuation may arrive early (clock skew) and still find its job claimable. */
 const CLOCK_SLACK_SECONDS = 2;
 
-/** The delivery's hold on a job: the job id and the fencing token (`attempts` after the claim). */
+/** The delivery's hold on a job: the job id, the fencing token (`attempts` after the claim) and the lease length. */
 export interface Lease {
   jobId: string;
   attempt: number;
+  /** Seconds a claim or heartbeat holds the job (its kind's `leaseSeconds`). */
+  leaseSeconds: number;
 }
 
 /** Outcome of {@link claimJob}: the claimed row, or why not (`job` undefined = no such job). */
@@ -67,22 +70,25 @@ export type ClaimResult = { claimed: true; job: Job; lease: Lease } | { claimed:
 export const secondsFromNow = (seconds: number) => sql`now() + make_interval(secs => ${seconds})`;
 
 /**
- * Claims job `jobId` for one delivery: `queued`/`failed`, or `running` whose lease expired →
- * `running`, `attempts + 1`, lease for {@link JOB_LEASE_SECONDS}. One statement, so two deliveries
- * racing for a job cannot both win; the loser reads the row to say why.
+ * Claims job `jobId` of `kind` for one delivery: `queued`/`failed`, or `running` whose lease
+ * expired → `running`, `attempts + 1`, lease for the kind's `leaseSeconds`. One statement, so two
+ * deliveries racing for a job cannot both win; the loser reads the row to say why. A job of
+ * another kind is never claimed (a message delivered to the wrong consumer does nothing).
  */
-export async function claimJob(db: Database, jobId: string): Promise<ClaimResult> {
+export async function claimJob(db: Database, jobId: string, kind: JobKind): Promise<ClaimResult> {
+  const { leaseSeconds } = jobKindSpec(kind);
   const [claimed] = await db
     .update(jobs)
     .set({
       status: "running",
       attempts: sql`${jobs.attempts} + 1`,
-      leaseUntil: secondsFromNow(JOB_LEASE_SECONDS),
+      leaseUntil: secondsFromNow(leaseSeconds),
       startedAt: sql`coalesce(${jobs.startedAt}, now())`,
     })
     .where(
       and(
         eq(jobs.id, jobId),
+        eq(jobs.kind, kind),
         or(
           inArray(jobs.status, ["queued", "failed"]),
           and(eq(jobs.status, "running"), or(isNull(jobs.leaseUntil), lte(jobs.leaseUntil, sql`now()`))),
@@ -90,7 +96,7 @@ export async function claimJob(db: Database, jobId: string): Promise<ClaimResult
       ),
     )
     .returning();
-  if (claimed) return { claimed: true, job: claimed, lease: { jobId, attempt: claimed.attempts } };
+  if (claimed) return { claimed: true, job: claimed, lease: { jobId, attempt: claimed.attempts, leaseSeconds } };
   const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId));
   return { claimed: false, job };
 }
@@ -125,7 +131,7 @@ export class LeaseLostError extends JobFailure {
   override readonly name = "LeaseLostError";
   constructor(readonly lease: Lease) {
     super(
-      `lease lost: attempt ${lease.attempt} was overtaken before it could write (its ${JOB_LEASE_SECONDS} s lease ` +
+      `lease lost: attempt ${lease.attempt} was overtaken before it could write (its ${lease.leaseSeconds} s lease ` +
         "ran out and another delivery claimed the job, or the job was ended meanwhile)",
     );
   }
@@ -135,7 +141,7 @@ export class LeaseLostError extends JobFailure {
 export function heartbeat(db: Database, lease: Lease, payload: unknown) {
   return db
     .update(jobs)
-    .set({ leaseUntil: secondsFromNow(JOB_LEASE_SECONDS), payload })
+    .set({ leaseUntil: secondsFromNow(lease.leaseSeconds), payload })
     .where(holdsLease(lease));
 }
 
@@ -199,14 +205,15 @@ export interface JobPublication {
   delaySeconds?: number;
 }
 
-/** The QStash publish request of a job: signed delivery to its path, retries, failure callback (DLQ). */
+/** The QStash publish request of a job: signed delivery to its path, its kind's retries and timeout, failure callback (DLQ). */
 export function publishRequest(config: Pick<AppConfig, "PUBLIC_JOBS_URL">, publication: JobPublication) {
+  const spec = jobKindSpec(publication.kind);
   return {
-    url: jobUrl(config, jobPaths[publication.kind]),
+    url: jobUrl(config, spec.path),
     body: { jobId: publication.jobId },
     deduplicationId: publication.deduplicationId,
-    retries: JOB_RETRIES,
-    timeout: JOB_DELIVERY_TIMEOUT_SECONDS,
+    retries: spec.retries,
+    timeout: spec.deliveryTimeoutSeconds,
     failureCallback: jobUrl(config, FAILURE_CALLBACK_PATH),
     ...(publication.delaySeconds ? { delay: publication.delaySeconds } : {}),
   };
@@ -258,4 +265,160 @@ export async function publishJobs(
       await services.db.batch([first, ...rest]).catch((err: unknown) => services.logger.warn("message ids not recorded", { error: err }));
   }
   return published;
+}
+
+/** A job to create: its kind, org, idempotency key (unique; default the job id) and payload. */
+export interface NewJob {
+  kind: JobKind;
+  orgId: string;
+  /** Default a fresh UUID. */
+  id?: string;
+  /** Unique across the ledger: a second job with this key is not created. Default the job id. */
+  idempotencyKey?: string;
+  payload?: unknown;
+}
+
+/**
+ * The statement that creates `job` as `queued` (publish deadline {@link PUBLISH_GRACE_SECONDS}
+ * from now), or nothing when its idempotency key — or, for a kind with a concurrency key, an
+ * unfinished job of that key — exists already. Returns `{ id }` when created. Usable in a batch.
+ */
+export function insertJob(db: Database, job: NewJob & { id: string }) {
+  return db
+    .insert(jobs)
+    .values({
+      id: job.id,
+      orgId: job.orgId,
+      kind: job.kind,
+      dedupId: job.idempotencyKey ?? job.id,
+      concurrencyKey: jobKindSpec(job.kind).concurrencyKey?.(job.orgId) ?? null,
+      payload: job.payload ?? {},
+      leaseUntil: secondsFromNow(PUBLISH_GRACE_SECONDS),
+    })
+    .onConflictDoNothing()
+    .returning({ id: jobs.id });
+}
+
+/**
+ * Creates a job (see {@link insertJob}) and publishes it through `waitUntil` after answering, with
+ * the job id as deduplication id; a failed publish leaves it `queued` for the relay (the reaper).
+ * @returns the job id and whether it was created (false: the idempotency key had a job: its id).
+ */
+export async function enqueueJob(
+  services: { db: Database; queue: QueueClient; config: Pick<AppConfig, "PUBLIC_JOBS_URL">; logger: Logger },
+  job: NewJob,
+  waitUntil: (work: Promise<unknown>) => void,
+): Promise<{ jobId: string; created: boolean }> {
+  const id = job.id ?? crypto.randomUUID();
+  const key = job.idempotencyKey ?? id;
+  const [created] = await insertJob(services.db, { ...job, id, idempotencyKey: key });
+  if (!created) {
+    const [existing] = await services.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.dedupId, key));
+    if (existing) return { jobId: existing.id, created: false };
+    throw new JobFailure(`a ${job.kind} job with the same concurrency key is already in flight`);
+  }
+  waitUntil(publishAfterCommit(services, { jobId: id, kind: job.kind, deduplicationId: id }));
+  return { jobId: id, created: true };
+}
+
+/** {@link publishJob} that never rejects: a failure is logged and left to the relay (the reaper). */
+export function publishAfterCommit(
+  services: { db: Database; queue: QueueClient; config: Pick<AppConfig, "PUBLIC_JOBS_URL">; logger: Logger },
+  publication: JobPublication,
+): Promise<void> {
+  return publishJob(services, publication).then(
+    () => undefined,
+    (err: unknown) =>
+      services.logger.warn("job publish failed; the relay will publish it", {
+        jobId: publication.jobId,
+        kind: publication.kind,
+        error: err,
+      }),
+  );
+}
+
+/** A failed attempt with the status QStash should see (`Retry-After` for 429/503). */
+export class JobAttemptError extends JobFailure {
+  override readonly name = "JobAttemptError";
+  constructor(
+    message: string,
+    readonly status: 429 | 500 | 502 | 503,
+    readonly retryAfterSeconds?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** What the work of one delivery hands back: the writes that make its effect, and its result. */
+export interface JobWork<R> {
+  /** Statements committed in one batch with the lease check and the `succeeded` mark: all or nothing. */
+  writes: BatchItem<"pg">[];
+  result: R;
+}
+
+/** The answer to one delivery of a one-shot job. */
+export type JobDeliveryResult<R> =
+  | { jobId: string; outcome: "succeeded"; status: "succeeded"; result: R }
+  | { jobId: string; outcome: "ignored"; status: JobStatus | null; reason: string };
+
+/**
+ * Runs one delivery of a one-shot job of `kind`: claims it (a job already `succeeded`, `dead`,
+ * unknown, or leased by another delivery is acknowledged without work), runs `work`, then commits
+ * its writes, fenced by the lease, together with the `succeeded` mark in one batch — so the effect
+ * happens exactly once even when a delivery dies midway and QStash redelivers. A failure records its
+ * cause on the job (`failed`, `last_error`) and throws the answer that makes QStash retry.
+ * @throws ApiError 429/500/502/503 whose `detail` is the recorded cause.
+ */
+export async function runJobDelivery<R>(
+  services: { db: Database; logger: Logger; metrics: { count(name: string, labels: Record<string, string>): void } },
+  kind: JobKind,
+  jobId: string,
+  work: (job: Job, lease: Lease) => Promise<JobWork<R>>,
+): Promise<JobDeliveryResult<R>> {
+  const { db, logger } = services;
+  const claim = await claimJob(db, jobId, kind).catch((err: unknown) => {
+    const cause = `could not claim the job: ${describeCause(err)}`;
+    logger.error(`${kind} claim failed`, { jobId, cause });
+    throw new ApiError("SERVICE_UNAVAILABLE", { detail: cause, headers: { "Retry-After": "5" }, cause: err });
+  });
+  if (!claim.claimed) {
+    const status = claim.job?.status ?? null;
+    const reason = !claim.job ? "no such job" : status === "running" ? "another delivery holds the lease" : `job is ${status}`;
+    services.metrics.count("jobs_total", { kind, outcome: "ignored" });
+    return { jobId, outcome: "ignored", status, reason };
+  }
+  const { job, lease } = claim;
+  const log = logger.with({ jobId, kind, orgId: job.orgId, attempt: lease.attempt });
+  try {
+    const done = await work(job, lease);
+    try {
+      const results = await db.batch([leaseCheck(db, lease), ...done.writes, markSucceeded(db, lease)]);
+      const marked = results.at(-1) as unknown[];
+      if (marked.length === 0) throw new LeaseLostError(lease);
+    } catch (err) {
+      throw isLeaseLost(err) ? new LeaseLostError(lease) : err;
+    }
+    services.metrics.count("jobs_total", { kind, outcome: "succeeded" });
+    return { jobId, outcome: "succeeded", status: "succeeded", result: done.result };
+  } catch (err) {
+    const cause = describeCause(err);
+    if (err instanceof LeaseLostError) {
+      log.warn(`${kind} lease lost; another delivery continues`, { cause });
+      await recordLostLease(db, lease, cause).catch(() => undefined);
+      services.metrics.count("jobs_total", { kind, outcome: "ignored" });
+      return { jobId, outcome: "ignored", status: "running", reason: cause };
+    }
+    log.warn(`${kind} attempt failed`, { cause });
+    await markFailed(db, lease, cause).catch((recordErr: unknown) => {
+      log.error(`${kind} could not record the failure`, { cause, error: describeCause(recordErr) });
+    });
+    services.metrics.count("jobs_total", { kind, outcome: "failed" });
+    if (err instanceof JobAttemptError) {
+      const code = ({ 429: "TOO_MANY_REQUESTS", 500: "INTERNAL", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE" } as const)[err.status];
+      const headers = err.retryAfterSeconds ? { "Retry-After": String(Math.max(1, Math.ceil(err.retryAfterSeconds))) } : undefined;
+      throw new ApiError(code, { detail: cause, headers, cause: err });
+    }
+    throw new ApiError("INTERNAL", { detail: cause, cause: err });
+  }
 }

@@ -1,12 +1,14 @@
 /**
- * The 5-minute cron: re-publishes jobs nobody is working on.
+ * The every-minute cron, the outbox relay of the job ledger: re-publishes jobs nobody is working on.
+ * A job row is its own outbox row: whoever creates a job publishes it after the commit
+ * (`waitUntil`); when that publish is lost, this relay publishes it once its publish deadline passed.
  *
  * - `queued` past its publish deadline (`lease_until`, a minute after it was queued): the publish
  *   failed or QStash lost the message;
  * - `running` with an expired lease: the delivery died (isolate killed, timeout) and no QStash
  *   retry has taken it over, or a continuation was never delivered.
  * At most {@link REAP_LIMIT} per run, oldest deadline first; each gets deduplication id
- * `{jobId}:reaper:{slot}`, so overlapping cron runs publish it once per 5-minute slot. A job that
+ * `{jobId}:reaper:{slot}`, so overlapping cron runs publish it once per one-minute slot. A job that
  * is delivered twice anyway is claimed once (see `ledger.ts`).
  * Jobs left `failed` for {@link ABANDON_FAILED_AFTER_HOURS} hours (QStash's retries span about a
  * day) never got their failure callback: they are marked `dead` so the org can sync again.
@@ -14,20 +16,18 @@
 import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Services } from "../core/context";
 import { jobs } from "../core/db/schema";
-import { type JobKind, jobPaths, publishJobs } from "./ledger";
+import { isJobKind, publishJobs } from "./ledger";
 
 /** Jobs re-published per reaper run at most. */
-export const REAP_LIMIT = 100;
+export const REAP_LIMIT = 1000;
 
 /** Hours after its last claim that a `failed` job is considered abandoned. */
 export const ABANDON_FAILED_AFTER_HOURS = 48;
 
-const isJobKind = (kind: string): kind is JobKind => kind in jobPaths;
-
 /** Re-publishes stalled jobs and buries abandoned ones. @returns the counts. */
 export async function reapJobs(services: Pick<Services, "db" | "queue" | "config" | "logger">, scheduledTime: number) {
   const { db } = services;
-  const slot = new Date(Math.floor(scheduledTime / 300_000) * 300_000).toISOString().slice(0, 16);
+  const slot = new Date(Math.floor(scheduledTime / 60_000) * 60_000).toISOString().slice(0, 16);
   const [stalled, abandoned] = await db.batch([
     db
       .select({ id: jobs.id, kind: jobs.kind })

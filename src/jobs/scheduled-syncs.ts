@@ -32,8 +32,8 @@ export async function enqueueScheduledSyncs(services: Pick<Services, "db" | "que
   const { db } = services;
   const slot = syncSlot(scheduledTime);
   const created = await db.execute<{ id: string; dedup_id: string }>(sql`
-    insert into ${jobs} (org_id, kind, dedup_id, lease_until)
-    select org_id, 'wb-sync', 'wb-sync:' || org_id || ':' || ${slot}, ${secondsFromNow(PUBLISH_GRACE_SECONDS)}
+    insert into ${jobs} (org_id, kind, dedup_id, concurrency_key, lease_until)
+    select org_id, 'wb-sync', 'wb-sync:' || org_id || ':' || ${slot}, 'wb-sync:' || org_id, ${secondsFromNow(PUBLISH_GRACE_SECONDS)}
     from wb_connections
     on conflict do nothing
     returning id, dedup_id`);

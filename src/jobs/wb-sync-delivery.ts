@@ -59,7 +59,7 @@ class ContinuationPublishError extends JobFailure {
  */
 export async function deliverWbSync(services: Services, jobId: string): Promise<WbSyncDeliveryResult> {
   const { db, logger } = services;
-  const claim = await claimJob(db, jobId).catch((err: unknown) => {
+  const claim = await claimJob(db, jobId, "wb-sync").catch((err: unknown) => {
     // Nothing can be recorded without the job; the answer (and so the dead letter) says why.
     const cause = `could not claim the job: ${describeCause(err)}`;
     logger.error("wb-sync claim failed", { jobId, cause });

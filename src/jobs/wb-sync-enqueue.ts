@@ -4,7 +4,7 @@
  * `scheduled-syncs.ts`).
  *
  * One statement creates the job only if the org has a connection, and the partial unique index on
- * unfinished jobs (`jobs_active_org_kind_uq`) makes it a no-op when a sync of the org is already
+ * unfinished jobs of a concurrency key (`jobs_active_concurrency_uq`, `wb-sync:{orgId}`) makes it a no-op when a sync of the org is already
  * queued, running or retrying: that job is answered instead. The publish (deduplication id = the
  * job id) goes through `waitUntil` after answering; if it fails, the job stays `queued` and the
  * reaper publishes it once its publish deadline passes.
@@ -12,6 +12,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Services } from "../core/context";
 import { type JobStatus, jobs, wbConnections } from "../core/db/schema";
+import { concurrencyKeyOf } from "./kinds";
 import { PUBLISH_GRACE_SECONDS, publishJob, secondsFromNow } from "./ledger";
 
 /** The sync that will run: a new job (`created`) or the one already in flight. */
@@ -38,8 +39,8 @@ export async function enqueueWbSync(
   const { db, logger } = services;
   const jobId = crypto.randomUUID();
   const created = await db.execute<{ id: string }>(sql`
-    insert into ${jobs} (id, org_id, kind, dedup_id, lease_until)
-    select ${jobId}, ${orgId}, 'wb-sync', ${jobId}, ${secondsFromNow(PUBLISH_GRACE_SECONDS)}
+    insert into ${jobs} (id, org_id, kind, dedup_id, concurrency_key, lease_until)
+    select ${jobId}, ${orgId}, 'wb-sync', ${jobId}, ${concurrencyKeyOf("wb-sync", orgId)}, ${secondsFromNow(PUBLISH_GRACE_SECONDS)}
     where exists (select 1 from ${wbConnections} where org_id = ${orgId})
     on conflict do nothing
     returning id`);

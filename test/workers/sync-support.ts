@@ -139,6 +139,7 @@ export async function insertJob(
       orgId,
       kind: "wb-sync",
       dedupId: id,
+      concurrencyKey: `wb-sync:${orgId}`,
       status: opts.status ?? "queued",
       payload: opts.payload ?? {},
       leaseUntil: sql`now() + make_interval(secs => ${opts.leaseSecondsFromNow ?? 60})`,

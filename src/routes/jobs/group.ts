@@ -11,8 +11,9 @@ import { enqueueScheduledSyncs } from "../../jobs/scheduled-syncs";
 
 /**
  * The `jobs` group. Crons (the same expressions as `[env.jobs.triggers]` in wrangler.toml):
- * every 30 minutes one `wb-sync` job per org with a Wildberries connection; every 5 minutes the
- * reaper, which re-publishes stalled jobs and buries abandoned ones.
+ * every 30 minutes one `wb-sync` job per org with a Wildberries connection; every minute the
+ * reaper — the outbox relay of every job kind — which re-publishes jobs not published within a
+ * minute or whose lease expired, and buries abandoned ones.
  */
 export const group = defineGroup({
   name: "jobs",
@@ -21,7 +22,7 @@ export const group = defineGroup({
     "*/30 * * * *": async (services, scheduledTime) => {
       await enqueueScheduledSyncs(services, scheduledTime);
     },
-    "*/5 * * * *": async (services, scheduledTime) => {
+    "* * * * *": async (services, scheduledTime) => {
       await reapJobs(services, scheduledTime);
     },
   },

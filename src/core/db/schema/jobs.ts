@@ -41,8 +41,16 @@ export const jobs = pgTable(
       .references(() => orgs.id, { onDelete: "cascade" }),
     kind: text("kind").notNull(),
     status: text("status", { enum: jobStatuses }).notNull().default("queued"),
-    /** Deduplication id also sent to QStash (`Upstash-Deduplication-Id`). */
+    /**
+     * The job's idempotency key (unique): creating a job twice with one key finds the first. Also
+     * the `Upstash-Deduplication-Id` of its first publication where the kind says so.
+     */
     dedupId: text("dedup_id").notNull().unique(),
+    /**
+     * Jobs sharing a concurrency key never run side by side: at most one unfinished job per key
+     * (`wb-sync:{orgId}`, so two syncs of one org never interleave); null = no such limit.
+     */
+    concurrencyKey: text("concurrency_key"),
     payload: jsonb("payload").notNull().default(sql`'{}'::jsonb`),
     attempts: integer("attempts").notNull().default(0),
     /** While running: the time after which the reaper may consider the job abandoned. */
@@ -56,8 +64,9 @@ export const jobs = pgTable(
   (t) => [
     index("jobs_org_created_idx").on(t.orgId, t.createdAt),
     index("jobs_status_lease_idx").on(t.status, t.leaseUntil),
-    // At most one unfinished job per org and kind: two syncs of one org never interleave.
-    uniqueIndex("jobs_active_org_kind_uq").on(t.orgId, t.kind).where(sql`status in ('queued', 'running', 'failed')`),
+    // At most one unfinished job per concurrency key: two syncs of one org never interleave.
+    uniqueIndex("jobs_active_concurrency_uq").on(t.concurrencyKey).where(sql`status in ('queued', 'running', 'failed')`),
+    index("jobs_kind_status_created_idx").on(t.kind, t.status, t.createdAt),
   ],
 );
 
@@ -78,6 +87,8 @@ export const deadLetters = pgTable(
     retried: integer("retried").notNull().default(0),
     failedAt: timestamp("failed_at", { withTimezone: true, mode: "string" }).notNull().defaultNow(),
     replayedAt: timestamp("replayed_at", { withTimezone: true, mode: "string" }),
+    /** Set when an admin discards the dead job instead of replaying it. */
+    discardedAt: timestamp("discarded_at", { withTimezone: true, mode: "string" }),
   },
   (t) => [index("dead_letters_org_idx").on(t.orgId, t.failedAt)],
 );
