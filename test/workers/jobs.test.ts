@@ -122,7 +122,9 @@ describe("lease fence", () => {
     const database = db();
     await database.update(jobs).set({ attempts: 2 }).where(eq(jobs.id, jobId));
     const write = () => database.update(jobs).set({ lastError: "written" }).where(eq(jobs.id, jobId));
-    const stale = await database.batch([leaseCheck(database, { jobId, attempt: 1, leaseSeconds: 60 }), write()]).catch((err: unknown) => err);
+    const stale = await database
+      .batch([leaseCheck(database, { jobId, attempt: 1, leaseSeconds: 60 }), write()])
+      .catch((err: unknown) => err);
     expect(isLeaseLost(stale)).toBe(true);
     expect((await getJob(jobId)).lastError).toBeNull();
     await database.batch([leaseCheck(database, { jobId, attempt: 2, leaseSeconds: 60 }), write()]);
