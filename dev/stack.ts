@@ -6,8 +6,9 @@
  *
  * Used by `npm run dev` (`scripts/dev.ts`), the test global setup and the benchmark.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { startDocsAssets } from "./docs-assets";
+import { type KommoDouble, startKommoDouble } from "./kommo/server";
 import { type NeonHttpHandle, startNeonHttp } from "./neon-http";
 import { startQStash } from "./qstash";
 import { type RedisRestHandle, startRedisRest } from "./redis-rest";
@@ -25,6 +26,8 @@ export interface LocalStackOptions {
   redisUrl?: string;
   /** Where QStash delivers `/jobs/*` (the jobs Worker's base URL). */
   publicJobsUrl: string;
+  /** Public base URL of the API (Kommo's OAuth redirect goes to its `/api/v1/integrations/kommo/oauth/callback`); default `publicJobsUrl`. */
+  publicApiUrl?: string;
   /** QStash backoff multiplier; 1 = real QStash delays. */
   qstashRetryDelayFactor?: number;
   /** Wildberries double: tokens → data set options, rows per page, rate limit. */
@@ -36,7 +39,7 @@ export interface LocalStackOptions {
   /** Keys to reuse (dev keeps them across restarts, so stored ciphertexts stay readable); absent → random. */
   secrets?: Partial<LocalStackSecrets>;
   /** Fixed ports (dev): 0 or absent picks free ones. */
-  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number; docs?: number; sentry?: number };
+  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number; docs?: number; sentry?: number; kommo?: number };
 }
 
 /** The keys a stack is started with. */
@@ -52,6 +55,9 @@ export interface LocalStackSecrets {
   metricsToken: string;
   /** Public key of the Sentry double's project (the `SENTRY_DSN` user). */
   sentryPublicKey: string;
+  /** Our Kommo OAuth integration's client id (a UUID, as Kommo issues) and secret. */
+  kommoClientId: string;
+  kommoClientSecret: string;
 }
 
 /** Fresh random keys for a stack. */
@@ -66,6 +72,8 @@ export function generateStackSecrets(): LocalStackSecrets {
     adminRegistrationToken: secret(32),
     metricsToken: secret(32),
     sentryPublicKey: randomBytes(16).toString("hex"),
+    kommoClientId: randomUUID(),
+    kommoClientSecret: secret(48),
   };
 }
 
@@ -77,6 +85,8 @@ export interface LocalStack {
   redis: RedisRestHandle;
   qstash: Awaited<ReturnType<typeof startQStash>>;
   wb: Awaited<ReturnType<typeof startWbStatisticsDouble>>;
+  /** The Kommo API double (`KOMMO_API_ORIGIN`), with our OAuth integration registered. */
+  kommo: KommoDouble;
   /** The Sentry envelope endpoint `SENTRY_DSN` points at (`GET /__events` lists what arrived). */
   sentry: SentryHandle;
   engine: SqlEngine;
@@ -106,6 +116,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     rateLimit: opts.wb?.rateLimit,
     port: opts.ports?.wb,
   });
+  // Kommo: one OAuth integration of ours (client id and secret as Kommo's integration settings show them).
+  const kommoClient = { clientId: keys.kommoClientId, clientSecret: keys.kommoClientSecret };
+  const kommoRedirectUri = `${opts.publicApiUrl ?? opts.publicJobsUrl}/api/v1/integrations/kommo/oauth/callback`;
+  const kommo = await startKommoDouble({
+    port: opts.ports?.kommo,
+    integrations: [{ ...kommoClient, redirectUri: kommoRedirectUri }],
+  });
   const env: Record<string, string> = {
     ENVIRONMENT: "development",
     LOG_LEVEL: "warn",
@@ -126,6 +143,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     DOCS_SCRIPT_URL: docs.scriptUrl,
     METRICS_TOKEN: keys.metricsToken,
     SENTRY_DSN: sentry.dsn,
+    KOMMO_CLIENT_ID: kommoClient.clientId,
+    KOMMO_CLIENT_SECRET: kommoClient.clientSecret,
+    KOMMO_REDIRECT_URI: kommoRedirectUri,
+    KOMMO_API_ORIGIN: kommo.url,
   };
   return {
     env,
@@ -133,10 +154,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     redis,
     qstash,
     wb,
+    kommo,
     sentry,
     engine,
     async close() {
-      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close(), docs.close(), sentry.close()]);
+      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close(), kommo.close(), docs.close(), sentry.close()]);
       await engine.close();
     },
   };

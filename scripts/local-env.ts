@@ -48,8 +48,9 @@ export interface LocalEnvironment {
 function loadSecrets(dataDir: string | undefined): LocalStackSecrets {
   if (!dataDir) return generateStackSecrets();
   const file = `${dataDir}/secrets.json`;
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalStackSecrets;
-  const secrets = generateStackSecrets();
+  // Keys added to the stack since the file was written are generated and kept from then on.
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<LocalStackSecrets>) : {};
+  const secrets = { ...generateStackSecrets(), ...stored };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
