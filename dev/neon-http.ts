@@ -17,7 +17,11 @@
  * - errors: HTTP 400 with `{message, code, detail, hint, position, internalPosition,
  *   internalQuery, severity, where, table, column, schema, dataType, constraint, file, line,
  *   routine}` (absent fields `null`), which the driver turns into `NeonDbError`.
- * Also `GET /__stats` → `{requests, byPath}` and `POST /__stats/reset` (neither counted).
+ * Also `GET /__stats` → `{requests, byPath}` and `POST /__stats/reset` (neither counted), and fault
+ * injection for tests and the soak bench: `POST /__control/faults` `{match, everyNth}` makes every
+ * `everyNth`-th request whose SQL contains `match` fail with HTTP 503 before it reaches Postgres
+ * (as a lost connection or a killed Worker would: nothing of it commits); `DELETE /__control/faults`
+ * clears them; `GET /__control/faults` → `{faults: [{match, everyNth, seen, injected}]}`.
  *
  * @see https://github.com/neondatabase/neon/blob/main/proxy/src/serverless/sql_over_http.rs
  * @see https://github.com/neondatabase/serverless/blob/main/CONFIG.md#fetchendpoint-string--host-string-port-number--string
@@ -330,8 +334,26 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(payload);
 }
 
+/** An injected fault: every `everyNth`-th request whose SQL contains `match` fails with 503. */
+interface Fault {
+  match: string;
+  everyNth: number;
+  seen: number;
+  injected: number;
+}
+
+/** Reads a fault from a control request body; throws a 400 for a bad one. */
+function parseFault(body: string): Fault {
+  const input = JSON.parse(body || "{}") as { match?: unknown; everyNth?: unknown };
+  if (typeof input.match !== "string" || input.match === "") throw new HttpError(400, "match must be a non-empty string");
+  const everyNth = input.everyNth ?? 1;
+  if (typeof everyNth !== "number" || !Number.isInteger(everyNth) || everyNth < 1)
+    throw new HttpError(400, "everyNth must be an integer ≥ 1");
+  return { match: input.match, everyNth, seen: 0, injected: 0 };
+}
+
 /** Handles `POST /sql`: one statement (autocommit) or a batch (one transaction). */
-async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerResponse, faults: Fault[]): Promise<void> {
   if (req.method !== "POST") throw new HttpError(405, "use POST /sql");
   checkConnectionString(req);
   const output: OutputOptions = {
@@ -342,6 +364,15 @@ async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerRes
   const readOnly = header(req, "neon-batch-read-only") === "true";
   const deferrable = header(req, "neon-batch-deferrable") === "true";
   const payload = parsePayload(await readBody(req));
+  const texts = Array.isArray(payload) ? payload.map((q) => q.sql) : [payload.sql];
+  for (const fault of faults) {
+    if (!texts.some((text) => text.includes(fault.match))) continue;
+    fault.seen += 1;
+    if (fault.seen % fault.everyNth === 0) {
+      fault.injected += 1;
+      throw new HttpError(503, `injected fault (${fault.match})`);
+    }
+  }
 
   if (!Array.isArray(payload)) {
     const result = await engine.query(payload.sql, payload.params);
@@ -373,9 +404,27 @@ async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerRes
 export async function startNeonHttp(opts: NeonHttpOptions): Promise<NeonHttpHandle> {
   const { engine } = opts;
   let stats: RequestStats = { requests: 0, byPath: {} };
+  let faults: Fault[] = [];
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (path === "/__control/faults") {
+      if (req.method === "GET") return sendJson(res, 200, { faults });
+      if (req.method === "DELETE") {
+        faults = [];
+        return sendJson(res, 200, { faults });
+      }
+      readBody(req)
+        .then((body) => {
+          const fault = parseFault(body);
+          faults.push(fault);
+          sendJson(res, 201, fault);
+        })
+        .catch((err: unknown) =>
+          sendJson(res, err instanceof HttpError ? err.status : 400, { message: String(err instanceof Error ? err.message : err) }),
+        );
+      return;
+    }
     if (path === "/__stats" && req.method === "GET") return sendJson(res, 200, stats);
     if (path === "/__stats/reset" && req.method === "POST") {
       stats = { requests: 0, byPath: {} };
@@ -386,7 +435,7 @@ export async function startNeonHttp(opts: NeonHttpOptions): Promise<NeonHttpHand
 
     const handled =
       path === "/sql"
-        ? handleSql(engine, req, res)
+        ? handleSql(engine, req, res, faults)
         : Promise.reject(new HttpError(404, `no route for ${req.method ?? "?"} ${path}; use POST /sql`));
     handled.catch((err: unknown) => {
       if (err instanceof PostgresError || err instanceof HttpError) {

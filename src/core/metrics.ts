@@ -97,7 +97,7 @@ export type LabelsOf<N extends keyof Recorded> = Record<Recorded[N]["labels"][nu
 
 /** The gauges read from Postgres when `/metrics` is scraped (never on a request path). */
 export const scrapedGauges = {
-  dead_letters: "Dead letters not replayed.",
+  dead_letters: "Dead letters neither replayed nor discarded.",
   wb_sync_last_success_age_seconds:
     "Seconds since the last successful Wildberries sync of the org that waited longest (since its connection when it never succeeded); absent without connected orgs.",
   wb_token_expiry_days:
@@ -287,7 +287,7 @@ export function renderMetrics(recorded: RecordedValues, gauges: GaugeValues): st
 export async function readGauges(db: Database): Promise<GaugeValues> {
   const result = await db.execute<{ dead_letters: number; sync_age: number | null; token_days: number | null }>(sql`
     select
-      (select count(*)::int from ${deadLetters} where ${deadLetters.replayedAt} is null) as dead_letters,
+      (select count(*)::int from ${deadLetters} where ${deadLetters.replayedAt} is null and ${deadLetters.discardedAt} is null) as dead_letters,
       (select extract(epoch from now() - min(last_success))::float8 from (
         select coalesce(max(s.last_success_at), c.created_at) as last_success
         from ${wbConnections} c left join ${syncState} s on s.org_id = c.org_id

@@ -120,7 +120,7 @@ export async function landDeadLetter(db: Database, report: FailureReport): Promi
 }
 
 /** Why a replay could not happen. */
-export type ReplayRefusal = "not-found" | "already-replayed" | "job-gone" | "job-not-dead" | "sync-in-flight";
+export type ReplayRefusal = "not-found" | "already-replayed" | "discarded" | "job-gone" | "job-not-dead" | "sync-in-flight";
 
 /**
  * Puts the dead letter's job back to `queued` and stamps `replayed_at`, in one statement, if the
@@ -138,6 +138,7 @@ export async function replayDeadLetter(
     .where(and(eq(deadLetters.id, deadLetterId), eq(deadLetters.orgId, orgId)));
   if (!letter) return { ok: false, reason: "not-found" };
   if (letter.replayedAt) return { ok: false, reason: "already-replayed" };
+  if (letter.discardedAt) return { ok: false, reason: "discarded" };
   if (!letter.jobId) return { ok: false, reason: "job-gone" };
   const result = await db.execute<{ replayed_at: string }>(sql`
     with requeued as (
@@ -150,7 +151,7 @@ export async function replayDeadLetter(
       returning id
     )
     update ${deadLetters} set replayed_at = now()
-    where id = ${deadLetterId} and replayed_at is null and exists (select 1 from requeued)
+    where id = ${deadLetterId} and replayed_at is null and discarded_at is null and exists (select 1 from requeued)
     returning replayed_at`);
   const replayedAt = result.rows[0]?.replayed_at;
   if (replayedAt) return { ok: true, jobId: letter.jobId, kind: letter.kind, replayedAt };

@@ -13,9 +13,9 @@
  * Jobs left `failed` for {@link ABANDON_FAILED_AFTER_HOURS} hours (QStash's retries span about a
  * day) never got their failure callback: they are marked `dead` so the org can sync again.
  */
-import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, inArray, lt, sql } from "drizzle-orm";
 import type { Services } from "../core/context";
-import { jobs } from "../core/db/schema";
+import { deadLetters, jobs } from "../core/db/schema";
 import { isJobKind, publishJobs } from "./ledger";
 
 /** Jobs re-published per reaper run at most. */
@@ -35,16 +35,25 @@ export async function reapJobs(services: Pick<Services, "db" | "queue" | "config
       .where(and(inArray(jobs.status, ["queued", "running"]), lt(sql`coalesce(${jobs.leaseUntil}, ${jobs.createdAt})`, sql`now()`)))
       .orderBy(asc(jobs.leaseUntil))
       .limit(REAP_LIMIT),
-    db
-      .update(jobs)
-      .set({ status: "dead", lastError: sql`coalesce(${jobs.lastError}, '') || ' (abandoned: no delivery after the last failure)'` })
-      .where(and(eq(jobs.status, "failed"), lt(jobs.leaseUntil, sql`now() - make_interval(hours => ${ABANDON_FAILED_AFTER_HOURS})`)))
-      .returning({ id: jobs.id }),
+    // Buried with a dead letter of their own (keyed `reaper:{jobId}:{attempts}`), so every dead
+    // job can be read, replayed or discarded the same way whoever buried it.
+    db.execute<{ id: string }>(sql`
+      with buried as (
+        update ${jobs} set status = 'dead', finished_at = now(), lease_until = null,
+          last_error = coalesce(${jobs.lastError}, '') || ' (abandoned: no delivery after the last failure)'
+        where status = 'failed' and lease_until < now() - make_interval(hours => ${ABANDON_FAILED_AFTER_HOURS})
+        returning id, org_id, kind, attempts, payload, last_error
+      )
+      insert into ${deadLetters} (job_id, org_id, kind, qstash_message_id, destination, payload, last_status, last_response, retried)
+      select id, org_id, kind, 'reaper:' || id || ':' || attempts, 'reaper', jsonb_build_object('jobId', id), null, last_error, attempts
+      from buried
+      on conflict (qstash_message_id) do nothing
+      returning job_id as id`),
   ]);
   const publications = stalled.flatMap((j) =>
     isJobKind(j.kind) ? [{ jobId: j.id, kind: j.kind, deduplicationId: `${j.id}:reaper:${slot}` }] : [],
   );
   const published = await publishJobs(services, publications);
-  services.logger.info("reaper", { stalled: stalled.length, published, abandoned: abandoned.length });
-  return { stalled: stalled.length, published, abandoned: abandoned.length };
+  services.logger.info("reaper", { stalled: stalled.length, published, abandoned: abandoned.rows.length });
+  return { stalled: stalled.length, published, abandoned: abandoned.rows.length };
 }

@@ -408,5 +408,25 @@ for (const variant of variants) {
       await fetch(`${handle.url}/__stats/reset`, { method: "POST" });
       expect(handle.stats()).toEqual({ requests: 0, byPath: {} });
     });
+
+    it("injects faults: every n-th request whose SQL matches fails with 503 before Postgres sees it", async () => {
+      const control = `${handle.url}/__control/faults`;
+      const bad = await fetch(control, { method: "POST", body: JSON.stringify({ match: "", everyNth: 0 }) });
+      expect(bad.status).toBe(400);
+      const added = await fetch(control, { method: "POST", body: JSON.stringify({ match: "fault_probe", everyNth: 2 }) });
+      expect(added.status).toBe(201);
+      const outcomes: string[] = [];
+      for (let id = 500; id < 504; id++) {
+        const res = await post({ queries: [{ query: `INSERT INTO items (id, name) VALUES (${id}, 'fault_probe ${id}')` }] });
+        outcomes.push(String(res.status));
+      }
+      expect(outcomes).toEqual(["200", "503", "200", "503"]);
+      // A failed batch committed nothing; unmatched statements are never failed.
+      expect(await sql`SELECT id FROM items WHERE id BETWEEN 500 AND 503 ORDER BY id`).toEqual([{ id: 500 }, { id: 502 }]);
+      expect((await post({ query: "SELECT 1" })).status).toBe(200);
+      expect(await (await fetch(control)).json()).toEqual({ faults: [{ match: "fault_probe", everyNth: 2, seen: 4, injected: 2 }] });
+      await fetch(control, { method: "DELETE" });
+      expect((await post({ query: "SELECT 'fault_probe'" })).status).toBe(200);
+    });
   });
 }

@@ -2,29 +2,16 @@
  * The jobs route group and the job machinery: QStash signature checks, the failure callback and
  * dead letters, the sync admin API's auth, the lease fence, the cron handler and the reaper.
  */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { and, eq, like, sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { jobs } from "../../src/core/db/schema";
-import type { Env } from "../../src/core/env";
 import { isLeaseLost, leaseCheck } from "../../src/jobs/ledger";
 import { jobs as jobsGroup } from "../../src/routes/jobs";
-import jobsWorker from "../../src/routes/jobs/worker";
 import { addMember, api, createTenant, db, problem, registerWbToken, testEnv, waitForJob } from "./helpers";
-import { failureCallbackUrl, getJob, insertJob, publicJobUrl, signQStash, waitForJobStatus } from "./sync-support";
+import { failureCallbackUrl, getJob, insertJob, publicJobUrl, runCron, signQStash, waitForJobStatus } from "./sync-support";
 
 const small = { orders: 300, products: 10, days: 14 };
-const workerEnv = testEnv as unknown as Env;
 const base64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
-
-/** Runs the jobs Worker's `scheduled` handler for `cron` and waits for everything it started. */
-async function runCron(cron: string, scheduledTime: number) {
-  const { scheduled } = jobsWorker;
-  if (!scheduled) throw new Error("the jobs Worker has no scheduled handler");
-  const ctx = createExecutionContext();
-  await scheduled(createScheduledController({ cron, scheduledTime }), workerEnv, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 /** POSTs `body` to a QStash consumer path with the given signature (none when undefined). */
 function deliver(path: string, body: string, signature: string | undefined) {
@@ -278,7 +265,7 @@ describe("scheduled handler", () => {
   const createdJobs: string[] = [];
 
   it("declares the crons of wrangler's [env.jobs.triggers] and ignores an unknown one", async () => {
-    expect(Object.keys(jobsGroup.crons)).toEqual(["*/30 * * * *", "* * * * *"]);
+    expect(Object.keys(jobsGroup.crons)).toEqual(["*/30 * * * *", "* * * * *", "0 * * * *"]);
     await expect(runCron("0 0 * * *", Date.now())).resolves.toBeUndefined();
   });
 

@@ -2,12 +2,15 @@
  * Support of the sync and jobs tests: an independent reader of the WB double (plain `fetch`,
  * its own paging), fault control, QStash signatures made with jose, and table fingerprints.
  */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Redis } from "@upstash/redis/cloudflare";
 import { eq, sql } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { jobs, syncState } from "../../src/core/db/schema";
+import type { Env } from "../../src/core/env";
 import { createQueue } from "../../src/core/queue";
 import { FAILURE_CALLBACK_PATH, publishRequest } from "../../src/jobs/ledger";
+import jobsWorker from "../../src/routes/jobs/worker";
 import { adapterUrl, config, db, testEnv } from "./helpers";
 
 /** Rows of a feed of the double, fetched with its own paging (inclusive boundary, dedupe by WB key). */
@@ -175,4 +178,13 @@ export async function waitForJobStatus(jobId: string, status: string, timeoutMs 
 export async function syncStates(orgId: string) {
   const rows = await db().select().from(syncState).where(eq(syncState.orgId, orgId));
   return Object.fromEntries(rows.map((r) => [r.dataset, r]));
+}
+
+/** Runs the jobs Worker's `scheduled` handler for `cron` and waits for everything it started. */
+export async function runCron(cron: string, scheduledTime: number) {
+  const { scheduled } = jobsWorker;
+  if (!scheduled) throw new Error("the jobs Worker has no scheduled handler");
+  const ctx = createExecutionContext();
+  await scheduled(createScheduledController({ cron, scheduledTime }), testEnv as unknown as Env, ctx);
+  await waitOnExecutionContext(ctx);
 }

@@ -21,6 +21,8 @@ export const failureCallback = defineOperation({
       "One statement inserts the dead letter, keyed by QStash's `sourceMessageId`, and — only when it is new — marks " +
         "the job `dead` with the last answer. A repeated callback changes nothing (not even a job replayed meanwhile) " +
         "and is answered 200 with `duplicate: true`, so QStash stops.",
+      "Once the dead letter is stored (new or duplicate), QStash's own DLQ entry (`dlqId`) is deleted: our table is " +
+        "the one dead-letter queue to watch. A failed delete is logged and leaves the entry in QStash's DLQ (harmless).",
     ].join("\n\n"),
     access: qstashAccess,
     request: { body: { required: true, content: { "application/json": { schema: failureCallbackBody } } } },
@@ -33,8 +35,15 @@ export const failureCallback = defineOperation({
   }),
   handler: async (c) => {
     const report = c.req.valid("json");
-    const landed = await landDeadLetter(c.var.services.db, report);
-    c.var.services.logger.warn("job dead-lettered", { ...landed, sourceMessageId: report.sourceMessageId, status: report.status });
+    const { db, queue, logger } = c.var.services;
+    const landed = await landDeadLetter(db, report);
+    logger.warn("job dead-lettered", { ...landed, sourceMessageId: report.sourceMessageId, status: report.status });
+    if (report.dlqId) {
+      // Only after the commit above: the entry in QStash's DLQ is the copy of last resort until then.
+      await queue.dlq.delete(report.dlqId).catch((err: unknown) => {
+        logger.warn("QStash DLQ entry not deleted; it stays in QStash's DLQ", { dlqId: report.dlqId, error: err });
+      });
+    }
     return c.json(landed, 200);
   },
 });

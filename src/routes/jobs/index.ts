@@ -1,9 +1,13 @@
 /** Route group `jobs`: its routes, mounted by the route-group registry. */
 import { createRouter, type RouteGroup } from "../../core/route";
+import { discardAdminJob } from "./discard-job";
 import { failureCallback } from "./failure-callback";
+import { getAdminJob } from "./get-job";
 import { group } from "./group";
 import { listDeadLetters } from "./list-dead-letters";
+import { listAdminJobs } from "./list-jobs";
 import { replayDeadLetterRoute } from "./replay-dead-letter";
+import { replayAdminJob } from "./replay-job";
 import { startSync } from "./start-sync";
 import { syncStatus } from "./sync-status";
 import { wbSyncDelivery } from "./wb-sync-delivery";
@@ -15,6 +19,10 @@ const routes = createRouter().openapiRoutes([
   syncStatus,
   listDeadLetters,
   replayDeadLetterRoute,
+  listAdminJobs,
+  getAdminJob,
+  replayAdminJob,
+  discardAdminJob,
 ] as const);
 
 /** The `jobs` group: its routes and its crons. */

@@ -20,6 +20,7 @@ export function toDeadLetterView(row: typeof deadLetters.$inferSelect): DeadLett
     retried: row.retried,
     failedAt: isoTime(row.failedAt),
     replayedAt: isoTime(row.replayedAt),
+    discardedAt: isoTime(row.discardedAt),
   };
 }
 

@@ -10,6 +10,7 @@ import { deadLetterParams, replayResponse } from "./schemas";
 
 const refusals: Record<Exclude<ReplayRefusal, "not-found">, string> = {
   "already-replayed": "This dead letter was already replayed.",
+  discarded: "This dead letter was discarded; it is not replayed.",
   "job-gone": "The job of this dead letter no longer exists.",
   "job-not-dead": "The job is no longer dead (it was replayed or finished).",
   "sync-in-flight": "Another sync of the org is queued or running; replay it when that one has finished.",

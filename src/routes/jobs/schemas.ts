@@ -4,7 +4,9 @@
  * UTC (`isoTime` of `src/core/time.ts`).
  */
 import { z } from "@hono/zod-openapi";
+import { cursorParam } from "../../core/cursor";
 import { jobStatuses, wbDatasets } from "../../core/db/schema";
+import { jobKindNames } from "../../jobs/kinds";
 
 /** Body of a job message as we publish it (`src/jobs/ledger.ts`). */
 export const jobMessageBody = z.object({ jobId: z.string().uuid() });
@@ -131,6 +133,8 @@ export const deadLetterView = z.object({
   retried: z.number().int(),
   failedAt: z.string(),
   replayedAt: z.string().nullable(),
+  /** When an admin discarded it instead of replaying (`POST /api/v1/admin/jobs/{id}/discard`). */
+  discardedAt: z.string().nullable(),
 });
 export type DeadLetterView = z.infer<typeof deadLetterView>;
 
@@ -147,3 +151,61 @@ export const replayResponse = z.object({
   status: z.literal("queued"),
   replayedAt: z.string(),
 });
+
+/** Query of `GET /api/v1/admin/jobs`. */
+export const adminJobsQuery = z
+  .object({
+    status: z.enum(jobStatuses).optional(),
+    kind: z.enum(jobKindNames).optional(),
+    cursor: cursorParam.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+  })
+  .strict();
+
+/** The latest dead letter of a job, as the job admin API shows it. */
+export const jobDeadLetterView = z.object({
+  id: z.string().uuid(),
+  /** QStash's message id, or `reaper:{jobId}:{attempts}` for a job the reaper buried. */
+  qstashMessageId: z.string(),
+  lastStatus: z.number().int().nullable(),
+  lastResponse: z.string().nullable(),
+  retried: z.number().int(),
+  failedAt: z.string(),
+  replayedAt: z.string().nullable(),
+  discardedAt: z.string().nullable(),
+});
+
+/** A job of any kind as the admin API shows it. */
+export const adminJobView = jobView
+  .extend({
+    /** The job's idempotency key (unique in the ledger). */
+    idempotencyKey: z.string(),
+    /** While `running`: the lease's end; while `queued`: the publish deadline of the relay. */
+    leaseUntil: z.string().nullable(),
+  })
+  .openapi("Job");
+export type AdminJobView = z.infer<typeof adminJobView>;
+
+/** 200 of `GET /api/v1/admin/jobs`: newest first. */
+export const adminJobsResponse = z.object({
+  jobs: z.array(adminJobView),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+
+/** 200 of `GET /api/v1/admin/jobs/{id}`. */
+export const adminJobDetail = adminJobView.extend({
+  /** The job's payload (`{ eventId }`, a sync's cursors…). */
+  payload: z.unknown(),
+  /** The latest dead letter; null when the job never died. */
+  deadLetter: jobDeadLetterView.nullable(),
+});
+
+/** Path of `/api/v1/admin/jobs/{id}…`. */
+export const jobParams = z.object({ id: z.string().uuid() });
+
+/** 202 of `POST /api/v1/admin/jobs/{id}/replay`. */
+export const jobReplayResponse = z.object({ jobId: z.string().uuid(), status: z.literal("queued"), replayedAt: z.string() });
+
+/** 200 of `POST /api/v1/admin/jobs/{id}/discard`. */
+export const jobDiscardResponse = z.object({ jobId: z.string().uuid(), status: z.literal("dead"), discardedAt: z.string() });
