@@ -15,6 +15,7 @@
  */
 import { hc } from "hono/client";
 import type { auth } from "./routes/auth";
+import type { crm } from "./routes/crm";
 import type { dashboard } from "./routes/dashboard";
 import type { integrations } from "./routes/integrations";
 import type { jobs } from "./routes/jobs";
@@ -27,20 +28,22 @@ export type DashboardApi = (typeof dashboard)["routes"];
 export type JobsApi = (typeof jobs)["routes"];
 /** The routes of the `integrations` Worker (the org's Wildberries connection). */
 export type IntegrationsApi = (typeof integrations)["routes"];
+/** The routes of the `crm` Worker (leads and received CRM events). */
+export type CrmApi = (typeof crm)["routes"];
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
   /** One base URL for every group (the all-in-one Worker), or one per group Worker. */
-  baseUrl: string | { auth: string; dashboard: string; jobs: string; integrations: string };
+  baseUrl: string | { auth: string; dashboard: string; jobs: string; integrations: string; crm: string };
   /** The current access token (from login or refresh); none for public routes. */
   accessToken?: () => string | undefined | Promise<string | undefined>;
   /** A `fetch` to use instead of the global one (tests, service bindings). */
   fetch?: typeof fetch;
 }
 
-/** A client per route group: `auth`, `dashboard`, `jobs`, `integrations`. */
+/** A client per route group: `auth`, `dashboard`, `jobs`, `integrations`, `crm`. */
 export function createClient(options: ClientOptions) {
-  const url = (group: "auth" | "dashboard" | "jobs" | "integrations") =>
+  const url = (group: "auth" | "dashboard" | "jobs" | "integrations" | "crm") =>
     typeof options.baseUrl === "string" ? options.baseUrl : options.baseUrl[group];
   const headers = async (): Promise<Record<string, string>> => {
     const token = await options.accessToken?.();
@@ -52,6 +55,7 @@ export function createClient(options: ClientOptions) {
     dashboard: hc<DashboardApi>(url("dashboard"), init),
     jobs: hc<JobsApi>(url("jobs"), init),
     integrations: hc<IntegrationsApi>(url("integrations"), init),
+    crm: hc<CrmApi>(url("crm"), init),
   };
 }
 

@@ -7,7 +7,9 @@
  * - `qstash`: a QStash delivery, proven by `Upstash-Signature` over the raw body;
  * - `admin-token`: the operator's shared secret `ADMIN_REGISTRATION_TOKEN` (registration);
  * - `metrics-token`: the scraper's shared secret `METRICS_TOKEN` (`GET /metrics`); where it is
- *   unset the route answers 404.
+ *   unset the route answers 404;
+ * - `webhook`: a CRM's webhook delivery to one of the org's CRM integrations (the path names it),
+ *   proven by the `scheme`'s signature or path secret over the raw body (`src/webhooks/verify-delivery.ts`).
  */
 import type { ApiKeyScope, Role } from "./db/schema";
 
@@ -17,7 +19,15 @@ export type AccessPolicy =
   | { kind: "public" }
   | { kind: "qstash" }
   | { kind: "admin-token" }
-  | { kind: "metrics-token" };
+  | { kind: "metrics-token" }
+  | { kind: "webhook"; scheme: WebhookScheme };
+
+/**
+ * How a webhook proves its sender: `standard-webhooks` (`webhook-signature`, HMAC-SHA256 of
+ * id.timestamp.body), `kommo` (the integration's path secret; Kommo signs nothing), `kommo-chats`
+ * (`X-Signature`, hex HMAC-SHA1 of the body with the channel secret).
+ */
+export type WebhookScheme = "standard-webhooks" | "kommo" | "kommo-chats";
 
 /** A `token` policy. */
 export type TokenAccess = Extract<AccessPolicy, { kind: "token" }>;
@@ -37,6 +47,9 @@ export const adminTokenAccess = { kind: "admin-token" } as const satisfies Acces
 /** The metrics scraper's `METRICS_TOKEN`. */
 export const metricsTokenAccess = { kind: "metrics-token" } as const satisfies AccessPolicy;
 
+/** Webhook deliveries of `scheme` to the CRM integration named by the path (`{integrationId}`). */
+export const webhookAccess = <const S extends WebhookScheme>(scheme: S) => ({ kind: "webhook", scheme }) as const satisfies AccessPolicy;
+
 /** Roles that administer an org: API keys, members, sync, dead letters. */
 export const orgAdmins = ["owner", "admin"] as const satisfies readonly Role[];
 
@@ -53,5 +66,12 @@ export function describeAccess(policy: AccessPolicy): string {
       return "Operator only: Bearer ADMIN_REGISTRATION_TOKEN.";
     case "metrics-token":
       return "Metrics scraper only: Bearer METRICS_TOKEN (404 where it is not set).";
+    case "webhook":
+      return {
+        "standard-webhooks":
+          "CRM webhook senders only: Standard Webhooks v1 signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the integration's secret.",
+        kommo: "Kommo only: the integration's path secret (Kommo does not sign its webhooks).",
+        "kommo-chats": "Kommo Chats only: `X-Signature`, hex HMAC-SHA1 of the body with the integration's channel secret.",
+      }[policy.scheme];
   }
 }

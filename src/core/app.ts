@@ -59,6 +59,19 @@ function subjectOf(auth: AuthContext | undefined): string | undefined {
   return auth.kind === "user" ? `user:${auth.userId}` : `key:${auth.keyId}`;
 }
 
+/**
+ * `pathname` for logs and error reports: the segments bound to a path parameter whose name ends in
+ * `Secret` in the matched `routePath` (Kommo's `/webhooks/kommo/:integrationId/:pathSecret`) become
+ * `[redacted]` — a URL that carries a secret must not carry it into logs.
+ */
+export function redactedPath(pathname: string, routePath: string): string {
+  const template = routePath.split("/");
+  return pathname
+    .split("/")
+    .map((segment, i) => (/^:\w*Secret$/.test(template[i] ?? "") ? "[redacted]" : segment))
+    .join("/");
+}
+
 /** Renders an error as RFC 9457 problem+json. */
 export function problemResponse(c: Context<AppEnv>, err: unknown): Response {
   const apiError = toApiError(err);
@@ -144,7 +157,7 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
     services.logger.info("request", {
       method: c.req.method,
       route: c.req.routePath,
-      path: new URL(c.req.url).pathname,
+      path: redactedPath(new URL(c.req.url).pathname, c.req.routePath),
       status: c.res.status,
       durationMs: Math.round(seconds * 10_000) / 10,
       orgId: c.get("auth")?.orgId,
@@ -204,8 +217,11 @@ export function createApp(name: string, groups: readonly RouteGroup[]): OpenAPIH
       });
       if (services) {
         const group = groupOfRoute.get(c.req.routePath);
+        const url = new URL(c.req.url);
+        const path = redactedPath(url.pathname, c.req.routePath);
         reportError(services.config, err, {
-          request: c.req.raw,
+          request:
+            path === url.pathname ? c.req.raw : new Request(new URL(path, url), { method: c.req.method, headers: c.req.raw.headers }),
           context: executionContext(c) ?? { waitUntil: () => undefined },
           tags: { requestId: c.get("requestId"), route: group ? c.req.routePath : UNMATCHED, group, service: name },
         });

@@ -5,6 +5,8 @@
  * for `fetch`, and the scheduled handler calls it for each cron run, so both see the same
  * clients, configuration and logger fields.
  */
+
+import type { WebhookDelivery } from "../webhooks/delivery";
 import type { AuthContext } from "./auth/jwt";
 import { createDatabase, type Database } from "./db/client";
 import { type AppConfig, type Env, parseEnv } from "./env";
@@ -32,6 +34,8 @@ export type AppEnv = {
     services: Services;
     /** Set by the route guard of token routes; absent on public, QStash and operator routes. */
     auth: AuthContext | undefined;
+    /** Set by the route guard of webhook routes once the delivery is verified; absent elsewhere. */
+    webhook: WebhookDelivery | undefined;
   };
 };
 

@@ -60,6 +60,25 @@ export const envSchema = z.object({
   /** Public base URL of the jobs Worker; QStash delivers to `${PUBLIC_JOBS_URL}/jobs/...`. */
   PUBLIC_JOBS_URL: z.string().url(),
   /**
+   * Public base URL where CRMs deliver webhooks (`${PUBLIC_WEBHOOKS_URL}/webhooks/…`); unset means
+   * `PUBLIC_JOBS_URL` (see `publicWebhooksUrl`).
+   */
+  PUBLIC_WEBHOOKS_URL: z.string().url().optional(),
+  /**
+   * Our Kommo OAuth integration (Kommo: Settings → Integrations → Keys and scopes): its client id,
+   * secret and registered redirect URI (`…/api/v1/integrations/kommo/oauth/callback`). Unset: the
+   * Kommo OAuth routes answer 503 and Kommo integrations cannot connect.
+   */
+  KOMMO_CLIENT_ID: z.string().min(1).optional(),
+  KOMMO_CLIENT_SECRET: z.string().min(1).optional(),
+  KOMMO_REDIRECT_URI: z.string().url().optional(),
+  /**
+   * Local stack only: every Kommo request (consent page, token exchange, API) goes to this origin
+   * instead of `https://{account}.kommo.com` — the double serves every account on one origin.
+   * Production must not set it: the account's own validated domain is then the only destination.
+   */
+  KOMMO_API_ORIGIN: z.string().url().optional(),
+  /**
    * JWT key set as JSON: `[{"kid":"2026-11","secret":"..."}]`. The first key signs;
    * every key verifies, so a retired key keeps working through its grace window.
    */
@@ -136,4 +155,12 @@ export function parseEnv(raw: unknown): AppConfig {
   }
   memo = { raw, config: result.data };
   return result.data;
+}
+
+/**
+ * The public base URL of the webhook endpoints, without a trailing slash: `PUBLIC_WEBHOOKS_URL`,
+ * or `PUBLIC_JOBS_URL` when it is unset (one hostname serves both in small deployments).
+ */
+export function publicWebhooksUrl(config: Pick<AppConfig, "PUBLIC_WEBHOOKS_URL" | "PUBLIC_JOBS_URL">): string {
+  return (config.PUBLIC_WEBHOOKS_URL ?? config.PUBLIC_JOBS_URL).replace(/\/+$/, "");
 }

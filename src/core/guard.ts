@@ -23,6 +23,9 @@
  * @see https://owasp.org/API-Security/editions/2023/en/0xa2-broken-authentication/
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { MAX_WEBHOOK_BODY_BYTES } from "../webhooks/delivery";
+import { integrationCacheKey } from "../webhooks/integration-cache";
+import { isIntegrationId, readWebhookBody, verifyDelivery } from "../webhooks/verify-delivery";
 import type { AccessPolicy } from "./access";
 import { apiKeyCacheKey, apiKeyHash, lookupApiKey, readCachedApiKey } from "./auth/api-keys";
 import { parseBearer } from "./auth/bearer";
@@ -125,6 +128,21 @@ async function countFailure(services: Services, key: string): Promise<void> {
   }
 }
 
+/**
+ * Refuses (429 + `Retry-After`, counted in the metrics) an IP that has `failed`
+ * `AUTH_FAILURES_PER_MINUTE` times or more this minute.
+ * @throws ApiError TOO_MANY_REQUESTS.
+ */
+function refuseOverFailureLimit(services: Services, failed: number): void {
+  if (failed < services.config.AUTH_FAILURES_PER_MINUTE) return;
+  services.metrics.count("rate_limit_rejections_total", { policy: "auth-failures" });
+  const retryAfter = 60 - (Math.floor(Date.now() / 1000) % 60);
+  throw new ApiError("TOO_MANY_REQUESTS", {
+    detail: "Too many failed authentications from this address; retry after the given delay.",
+    headers: { "Retry-After": String(retryAfter) },
+  });
+}
+
 /** The identity a rate limit counts against: the user or API key, else the client IP. */
 function rateLimitIdentity(c: GuardContext, apiKeyId: string | undefined): string {
   const auth = c.var.auth;
@@ -162,6 +180,40 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
         c.req.raw = new Request(c.req.raw.url, { method: c.req.raw.method, headers, body: json });
         c.req.bodyCache = {};
       }
+      return next();
+    }
+
+    if (access.kind === "webhook") {
+      const rawBody = await readWebhookBody(c.req, MAX_WEBHOOK_BODY_BYTES);
+      const integrationId = c.req.param("integrationId")?.toLowerCase();
+      const failures = failureKey(clientIp(c), Math.floor(Date.now() / 60_000));
+      // One tick, one Redis request: the IP's failures and the cached integration.
+      const [failed, cached] = await Promise.all([
+        readFailures(services, failures),
+        isIntegrationId(integrationId) ? pipelinedGet(services, integrationCacheKey(integrationId)).catch(() => undefined) : undefined,
+      ]);
+      refuseOverFailureLimit(services, failed);
+      const input = {
+        scheme: access.scheme,
+        integrationId,
+        pathSecret: c.req.param("pathSecret"),
+        headers: c.req.raw.headers,
+        rawBody,
+        cached,
+      };
+      const verified = await verifyDelivery(services, input, waitUntil);
+      if (!verified.ok) {
+        services.logger.info("webhook rejected", {
+          scheme: access.scheme,
+          integrationId,
+          reason: verified.reason,
+          status: verified.error.status,
+        });
+        services.metrics.count("webhook_deliveries_total", { scheme: access.scheme, outcome: "rejected" });
+        await countFailure(services, failures);
+        throw verified.error;
+      }
+      c.set("webhook", verified.delivery);
       return next();
     }
 
@@ -220,14 +272,7 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
     const [failed, cached, outcome, hit] = await Promise.all([failureCount, cachedKey, limited, lookup]);
 
     // 3. Failed authentication per IP, before any lookup.
-    if (checksFailures && failed >= config.AUTH_FAILURES_PER_MINUTE) {
-      services.metrics.count("rate_limit_rejections_total", { policy: "auth-failures" });
-      const retryAfter = 60 - (Math.floor(Date.now() / 1000) % 60);
-      throw new ApiError("TOO_MANY_REQUESTS", {
-        detail: "Too many failed authentications from this address; retry after the given delay.",
-        headers: { "Retry-After": String(retryAfter) },
-      });
-    }
+    if (checksFailures) refuseOverFailureLimit(services, failed);
     const fail = async (error: ApiError, reason: string) => {
       services.logger.info("credential rejected", { reason, access: access.kind });
       await countFailure(services, failures);

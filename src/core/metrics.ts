@@ -80,6 +80,11 @@ export const recordedMetrics = {
     help: "Job deliveries, by job kind and outcome (succeeded, continued, ignored, failed).",
     labels: ["kind", "outcome"],
   },
+  webhook_deliveries_total: {
+    type: "counter",
+    help: "CRM webhook deliveries, by scheme (standard-webhooks, kommo, kommo-chats) and outcome (stored, duplicate, rejected: not verified or unknown integration).",
+    labels: ["scheme", "outcome"],
+  },
   wb_sync_rows_total: {
     type: "counter",
     help: "Wildberries rows received past the cursor and committed by syncs, by data set.",

@@ -7,7 +7,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./context";
 
-/** Registers the security schemes (`bearerAuth`, `apiKey`, `adminToken`, `metricsToken`, `qstashSignature`) on `app`. */
+/** Registers the security schemes (`bearerAuth`, `apiKey`, `adminToken`, `metricsToken`, `qstashSignature`, `standardWebhooksSignature`, `kommoChatsSignature`) on `app`. */
 export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
   const registry = app.openAPIRegistry;
   registry.registerComponent("securitySchemes", "bearerAuth", {
@@ -37,6 +37,19 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     in: "header",
     name: "Upstash-Signature",
     description: "A QStash delivery: a JWT signed with the QStash signing key over the destination URL and the body's SHA-256.",
+  });
+  registry.registerComponent("securitySchemes", "standardWebhooksSignature", {
+    type: "apiKey",
+    in: "header",
+    name: "webhook-signature",
+    description:
+      "Standard Webhooks v1: `v1,<base64 HMAC-SHA256 of {webhook-id}.{webhook-timestamp}.{raw body}>` with the integration's `whsec_` secret (docs/webhooks.md).",
+  });
+  registry.registerComponent("securitySchemes", "kommoChatsSignature", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Signature",
+    description: "Kommo Chats: hex HMAC-SHA1 of the raw body with the integration's channel secret.",
   });
 }
 

@@ -17,6 +17,7 @@
  */
 import { createRoute, OpenAPIHono, type RouteConfig, type RouteConfigToEnv, type RouteHandler, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import type { WebhookDelivery } from "../webhooks/delivery";
 import { type AccessPolicy, describeAccess } from "./access";
 import type { AuthContext } from "./auth/jwt";
 import type { AppEnv, Services } from "./context";
@@ -136,6 +137,11 @@ function securityOf(access: AccessPolicy): Record<string, string[]>[] {
       return [{ metricsToken: [] }];
     case "qstash":
       return [{ qstashSignature: [] }];
+    case "webhook":
+      // Kommo's path secret is part of the URL, which OpenAPI cannot name as a security scheme.
+      return access.scheme === "kommo"
+        ? []
+        : [{ [access.scheme === "standard-webhooks" ? "standardWebhooksSignature" : "kommoChatsSignature"]: [] }];
     case "public":
       return [];
   }
@@ -169,7 +175,8 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       const { access, rateLimit, cache, errors, privileged, ...config } = input;
       const isRead = config.method === "get" || config.method === "head";
       const limit =
-        rateLimit === false || access.kind === "qstash"
+        // QStash and CRM senders burst; a webhook's guard limits failed verifications per IP instead.
+        rateLimit === false || access.kind === "qstash" || access.kind === "webhook"
           ? null
           : { policy: rateLimit?.policy ?? (isRead ? "read" : "write"), failClosed: rateLimit?.failClosed ?? !isRead };
       if (limit && !(limit.policy in group.rateLimits))
@@ -186,6 +193,7 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       const statuses = new Set<ProblemStatus>([400, 500]);
       if (access.kind !== "public") statuses.add(401);
       if (access.kind === "token" || access.kind === "admin-token" || access.kind === "metrics-token") statuses.add(403).add(429);
+      if (access.kind === "webhook") statuses.add(429);
       if (hasBody) statuses.add(413).add(415);
       if (limit) statuses.add(429);
       if (limit?.failClosed || access.kind === "admin-token") statuses.add(503);
@@ -227,7 +235,11 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       return route as unknown as Omit<R, keyof RouteDeclaration | "responses"> & {
         responses: R["responses"] & ProblemResponses;
       } & RouteExtensions & { [extension: `x-${string}`]: unknown } & {
-          middleware: [MiddlewareHandler<R["access"] extends { kind: "token" } ? AuthedEnv : AppEnv>];
+          middleware: [
+            MiddlewareHandler<
+              R["access"] extends { kind: "token" } ? AuthedEnv : R["access"] extends { kind: "webhook" } ? WebhookEnv : AppEnv
+            >,
+          ];
           getRoutingPath(): string;
         };
     },
@@ -236,6 +248,9 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
 
 /** The environment of a handler behind a token guard: `c.var.auth` is set. */
 export type AuthedEnv = { Variables: { auth: AuthContext } };
+
+/** The environment of a handler behind a webhook guard: `c.var.webhook` is the verified delivery. */
+export type WebhookEnv = { Variables: { webhook: WebhookDelivery } };
 
 /**
  * One operation: its route (from `group.route`) and its handler, typed by the route (params,

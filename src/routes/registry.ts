@@ -7,8 +7,10 @@
  */
 import type { RouteGroup } from "../core/route";
 import { auth } from "./auth";
+import { crm } from "./crm";
 import { dashboard } from "./dashboard";
 import { integrations } from "./integrations";
 import { jobs } from "./jobs";
+import { webhooks } from "./webhooks";
 
-export const routeGroups: readonly RouteGroup[] = [auth, dashboard, jobs, integrations];
+export const routeGroups: readonly RouteGroup[] = [auth, dashboard, jobs, integrations, crm, webhooks];

@@ -30,6 +30,7 @@ import {
   unknownSrid,
 } from "./security-support";
 import { publicJobUrl, signQStash } from "./sync-support";
+import { chatsSignature, deliver, newPathSecret, newWhsec, seedIntegration, standardEvent, standardHeaders } from "./webhooks-support";
 
 const routes = routeTable(app);
 const ofKind = (kind: string) => routes.filter((r) => policyOf(r).kind === kind);
@@ -56,7 +57,9 @@ describe("route table", () => {
   });
 
   it("knows every kind of policy it meets", () => {
-    expect(new Set(routes.map((r) => policyOf(r).kind))).toEqual(new Set(["public", "token", "qstash", "admin-token", "metrics-token"]));
+    expect(new Set(routes.map((r) => policyOf(r).kind))).toEqual(
+      new Set(["public", "token", "qstash", "admin-token", "metrics-token", "webhook"]),
+    );
   });
 });
 
@@ -257,6 +260,38 @@ describe.each(ofKind("qstash").map((r) => ({ route: r, name: label(r) })))("$nam
   });
 });
 
+describe.each(ofKind("webhook").map((r) => ({ route: r, name: label(r) })))("$name (webhook)", ({ route }) => {
+  const policy = policyOf(route);
+  if (policy.kind !== "webhook") throw new Error("not a webhook route");
+
+  it("refuses an unsigned or forged delivery to a real integration with 401, an unknown integration with 404", async () => {
+    const chatsSecret = newPathSecret();
+    const integration = await seedIntegration(policy.scheme === "standard-webhooks" ? "standard-webhooks" : "kommo", { chatsSecret });
+    const owner = await createTenant();
+    const body = policy.scheme === "kommo" ? "account[subdomain]=acme" : standardEvent();
+    const contentType = policy.scheme === "kommo" ? "application/x-www-form-urlencoded" : "application/json";
+    const path = (id: string, secret: string) => fillPath(route.path, { integrationId: id, pathSecret: secret });
+    const cases: Record<string, [string, Record<string, string>]> = {
+      "no credential": [path(integration.id, newPathSecret()), {}],
+      "a user's access token instead": [path(integration.id, newPathSecret()), { Authorization: `Bearer ${owner.token}` }],
+      "a signature made with another secret": [
+        path(integration.id, newPathSecret()),
+        { ...standardHeaders(newWhsec(), body), "X-Signature": await chatsSignature(newPathSecret(), body) },
+      ],
+    };
+    for (const [name, [url, headers]] of Object.entries(cases)) {
+      const res = await deliver(url, body, { contentType, headers });
+      expect((await problem(res.clone())).detail, `${label(route)}: ${name}`).toBe("Invalid webhook signature.");
+      await expectProblem(res, 401, `${label(route)}: ${name}`);
+    }
+    await expectProblem(
+      await deliver(path(crypto.randomUUID(), integration.secret), body, { contentType }),
+      404,
+      `${label(route)}: unknown`,
+    );
+  });
+});
+
 describe.each(ofKind("admin-token").map((r) => ({ route: r, name: label(r) })))("$name (admin-token)", ({ route }) => {
   it("refuses no token with 401 and any other bearer (a user's, a near miss) with 403", async () => {
     const none = await call(route, undefined);
@@ -303,7 +338,8 @@ describe.each(ofKind("public").map((r) => ({ route: r, name: label(r) })))("$nam
     const res = await api(fillPath(route.path), { method: route.method, ...init });
     expect([401, 403], `${label(route)}: ${res.status}`).not.toContain(res.status);
     expect(res.headers.get("WWW-Authenticate")).toBeNull();
-    if (route.method === "GET") expect(res.status).toBe(200);
+    // The Kommo OAuth callback's credential is its single-use `state`: without one it is a 400, past any auth.
+    if (route.method === "GET") expect(res.status).toBe(route.path.endsWith("/kommo/oauth/callback") ? 400 : 200);
     else expect(res.status, "an empty body is a validation error, past any auth").toBe(400);
   });
 });

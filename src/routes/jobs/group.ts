@@ -6,6 +6,7 @@
  * env `jobs`) queue the scheduled syncs and reap stalled jobs. See docs/sync.md.
  */
 import { defineGroup } from "../../core/route";
+import { enqueueKommoTokenRefreshes } from "../../jobs/kommo-token-refresh";
 import { reapJobs } from "../../jobs/reaper";
 import { enqueueScheduledSyncs } from "../../jobs/scheduled-syncs";
 
@@ -13,7 +14,8 @@ import { enqueueScheduledSyncs } from "../../jobs/scheduled-syncs";
  * The `jobs` group. Crons (the same expressions as `[env.jobs.triggers]` in wrangler.toml):
  * every 30 minutes one `wb-sync` job per org with a Wildberries connection; every minute the
  * reaper — the outbox relay of every job kind — which re-publishes jobs not published within a
- * minute or whose lease expired, and buries abandoned ones.
+ * minute or whose lease expired, and buries abandoned ones; every hour one `kommo-token-refresh` job
+ * per Kommo integration whose access token expires within 6 hours.
  */
 export const group = defineGroup({
   name: "jobs",
@@ -24,6 +26,9 @@ export const group = defineGroup({
     },
     "* * * * *": async (services, scheduledTime) => {
       await reapJobs(services, scheduledTime);
+    },
+    "0 * * * *": async (services, scheduledTime) => {
+      await enqueueKommoTokenRefreshes(services, scheduledTime);
     },
   },
 });

@@ -1,9 +1,11 @@
 /** Route group `jobs`: its routes, mounted by the route-group registry. */
 import { createRouter, type RouteGroup } from "../../core/route";
+import { crmEventDelivery } from "./crm-event-delivery";
 import { discardAdminJob } from "./discard-job";
 import { failureCallback } from "./failure-callback";
 import { getAdminJob } from "./get-job";
 import { group } from "./group";
+import { kommoTokenRefreshDelivery } from "./kommo-token-refresh";
 import { listDeadLetters } from "./list-dead-letters";
 import { listAdminJobs } from "./list-jobs";
 import { replayDeadLetterRoute } from "./replay-dead-letter";
@@ -14,6 +16,8 @@ import { wbSyncDelivery } from "./wb-sync-delivery";
 
 const routes = createRouter().openapiRoutes([
   wbSyncDelivery,
+  crmEventDelivery,
+  kommoTokenRefreshDelivery,
   failureCallback,
   startSync,
   syncStatus,

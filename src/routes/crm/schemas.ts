@@ -1,0 +1,156 @@
+/**
+ * Request and response schemas of the `crm` route group. Lists are keyset-paged: `cursor` is the
+ * opaque `nextCursor` of the previous page (base64url of the last row's sort key, see
+ * `src/core/cursor.ts`); a cursor that is not one of the list's is a 400 naming `cursor`. Times in
+ * answers are RFC 3339 UTC (`isoTime`). Event payloads are never returned (they may hold personal data).
+ */
+import { z } from "@hono/zod-openapi";
+import { cursorParam, type KeysetCursor } from "../../core/cursor";
+
+/** A whole-number query parameter in [min, max] (the query carries it as text). */
+const integerParam = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, "Expected a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: "integer", minimum: min, maximum: max });
+
+/** `limit`: 1–100, default 50. */
+const limit = integerParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 });
+
+/** A CRM id filter (`status`, `pipeline`): a positive integer. */
+const crmIdParam = integerParam(1, Number.MAX_SAFE_INTEGER).optional();
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TIME_PARTS = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/;
+
+/** True when a cursor's time is one Postgres accepts (a real calendar day and time, an offset within ±15:59). */
+export function isRealTime(text: string): boolean {
+  const parts = TIME_PARTS.exec(text)
+    ?.slice(1)
+    .map((p) => (p === undefined ? 0 : Number(p)));
+  if (!parts) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = parts;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    year >= 1 &&
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60 &&
+    offsetHours < 16 &&
+    offsetMinutes < 60
+  );
+}
+
+/** A keyset cursor of a list whose row id is read by `readId` (undefined: not this list's cursor). */
+const listCursor = <Id>(readId: (id: string) => Id | undefined) =>
+  cursorParam
+    .transform((cursor: KeysetCursor, ctx) => {
+      const id = readId(cursor.id);
+      if (id === undefined || !isRealTime(cursor.time)) {
+        ctx.addIssue({ code: "custom", message: "Not a cursor of this list: pass `nextCursor` from the previous page as is." });
+        return z.NEVER;
+      }
+      return { time: cursor.time, id };
+    })
+    .openapi({ type: "string", description: "`nextCursor` of the previous page (opaque)." });
+
+/** The last lead of a page: its CRM id and integration (`{leadId}:{integrationId}` in the cursor). */
+export interface LeadKey {
+  leadId: number;
+  integrationId: string;
+}
+
+/** Encodes a lead's keyset id for the cursor. */
+export const leadKeyId = (key: LeadKey) => `${key.leadId}:${key.integrationId}`;
+
+function readLeadKey(id: string): LeadKey | undefined {
+  const match = /^([1-9]\d{0,15}):(.+)$/.exec(id);
+  const leadId = Number(match?.[1]);
+  const integrationId = match?.[2];
+  if (!Number.isSafeInteger(leadId) || integrationId === undefined || !UUID.test(integrationId)) return undefined;
+  return { leadId, integrationId };
+}
+
+/** Query of `GET /api/v1/crm/leads`. */
+export const leadsQuery = z
+  .object({
+    status: crmIdParam.openapi({ description: "Only leads at this stage (the CRM's `status_id`)." }),
+    pipeline: crmIdParam.openapi({ description: "Only leads of this pipeline (the CRM's `pipeline_id`)." }),
+    cursor: listCursor(readLeadKey).optional(),
+    limit,
+  })
+  .strict();
+
+/** A lead as the CRM last said it was (times RFC 3339 UTC). */
+export const leadView = z
+  .object({
+    integrationId: z.string().uuid(),
+    /** The CRM's lead id. */
+    leadId: z.number().int(),
+    name: z.string(),
+    /** Budget in the account's currency. */
+    price: z.number().int().nullable(),
+    statusId: z.number().int().nullable(),
+    pipelineId: z.number().int().nullable(),
+    responsibleUserId: z.number().int().nullable(),
+    /** The main contact's CRM id. */
+    contactId: z.number().int().nullable(),
+    createdAt: z.string().nullable(),
+    /** The CRM's `updated_at` of the version kept. */
+    updatedAt: z.string(),
+    closedAt: z.string().nullable(),
+  })
+  .openapi("CrmLead");
+export type LeadView = z.infer<typeof leadView>;
+
+/** 200 of `GET /api/v1/crm/leads`. */
+export const leadsPage = z.object({
+  items: z.array(leadView),
+  /** The next page's `cursor`; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+
+/** An event's processing state, derived from its job: queued/running → received, succeeded → processed, failed, dead. */
+export const crmEventStates = ["received", "processed", "failed", "dead"] as const;
+export type CrmEventState = (typeof crmEventStates)[number];
+
+/** Query of `GET /api/v1/crm/events`. */
+export const eventsQuery = z
+  .object({
+    state: z.enum(crmEventStates).optional(),
+    cursor: listCursor((id) => (UUID.test(id) ? id : undefined)).optional(),
+    limit,
+  })
+  .strict();
+
+/** A received CRM event, without its payload (times RFC 3339 UTC). */
+export const eventView = z
+  .object({
+    id: z.string().uuid(),
+    integrationId: z.string().uuid(),
+    /** The sender's event id (`webhook-id`, or a hash of a Kommo body). */
+    eventId: z.string(),
+    /** `standard-webhooks`, `kommo` or `kommo-chats`. */
+    scheme: z.string(),
+    type: z.string(),
+    state: z.enum(crmEventStates),
+    receivedAt: z.string(),
+    processedAt: z.string().nullable(),
+    jobId: z.string().uuid().nullable(),
+    /** The job's last error: why an attempt failed, or why it died. */
+    lastError: z.string().nullable(),
+  })
+  .openapi("CrmEvent");
+export type EventView = z.infer<typeof eventView>;
+
+/** 200 of `GET /api/v1/crm/events`. */
+export const eventsPage = z.object({
+  items: z.array(eventView),
+  /** The next page's `cursor`; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
