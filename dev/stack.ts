@@ -9,11 +9,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { startDocsAssets } from "./docs-assets";
 import { type KommoDouble, startKommoDouble } from "./kommo/server";
+import { type LlmDouble, startLlmDouble } from "./llm/server";
 import { type NeonHttpHandle, startNeonHttp } from "./neon-http";
 import { startQStash } from "./qstash";
 import { type RedisRestHandle, startRedisRest } from "./redis-rest";
 import { type SentryHandle, startSentry } from "./sentry";
 import { createEngineFromEnv, type SqlEngine } from "./sql-engine";
+import { startTelegramDouble, type TelegramDouble } from "./telegram/server";
 import { startWbStatisticsDouble } from "./wildberries/server";
 
 /** Options of {@link startLocalStack}. */
@@ -39,7 +41,17 @@ export interface LocalStackOptions {
   /** Keys to reuse (dev keeps them across restarts, so stored ciphertexts stay readable); absent → random. */
   secrets?: Partial<LocalStackSecrets>;
   /** Fixed ports (dev): 0 or absent picks free ones. */
-  ports?: { neon?: number; redis?: number; qstash?: number; wb?: number; docs?: number; sentry?: number; kommo?: number };
+  ports?: {
+    neon?: number;
+    redis?: number;
+    qstash?: number;
+    wb?: number;
+    docs?: number;
+    sentry?: number;
+    kommo?: number;
+    telegram?: number;
+    llm?: number;
+  };
 }
 
 /** The keys a stack is started with. */
@@ -58,6 +70,8 @@ export interface LocalStackSecrets {
   /** Our Kommo OAuth integration's client id (a UUID, as Kommo issues) and secret. */
   kommoClientId: string;
   kommoClientSecret: string;
+  /** `LLM_API_KEY` of the OpenAI-compatible double. */
+  llmApiKey: string;
 }
 
 /** Fresh random keys for a stack. */
@@ -74,6 +88,7 @@ export function generateStackSecrets(): LocalStackSecrets {
     sentryPublicKey: randomBytes(16).toString("hex"),
     kommoClientId: randomUUID(),
     kommoClientSecret: secret(48),
+    llmApiKey: `sk-local-${secret(16)}`,
   };
 }
 
@@ -87,6 +102,10 @@ export interface LocalStack {
   wb: Awaited<ReturnType<typeof startWbStatisticsDouble>>;
   /** The Kommo API double (`KOMMO_API_ORIGIN`), with our OAuth integration registered. */
   kommo: KommoDouble;
+  /** The Telegram Bot API double (`TELEGRAM_API_ORIGIN`). */
+  telegram: TelegramDouble;
+  /** The OpenAI-compatible chat completions double (`LLM_API_URL`). */
+  llm: LlmDouble;
   /** The Sentry envelope endpoint `SENTRY_DSN` points at (`GET /__events` lists what arrived). */
   sentry: SentryHandle;
   engine: SqlEngine;
@@ -123,6 +142,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     port: opts.ports?.kommo,
     integrations: [{ ...kommoClient, redirectUri: kommoRedirectUri }],
   });
+  const telegram = await startTelegramDouble({ port: opts.ports?.telegram });
+  const llm = await startLlmDouble({ port: opts.ports?.llm, apiKeys: [keys.llmApiKey] });
   const env: Record<string, string> = {
     ENVIRONMENT: "development",
     LOG_LEVEL: "warn",
@@ -147,6 +168,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     KOMMO_CLIENT_SECRET: kommoClient.clientSecret,
     KOMMO_REDIRECT_URI: kommoRedirectUri,
     KOMMO_API_ORIGIN: kommo.url,
+    TELEGRAM_API_ORIGIN: telegram.url,
+    LLM_API_URL: `${llm.url}/v1`,
+    LLM_API_KEY: keys.llmApiKey,
+    LLM_MODEL: "local/primary",
+    LLM_FALLBACK_MODEL: "local/fallback",
   };
   return {
     env,
@@ -155,10 +181,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     qstash,
     wb,
     kommo,
+    telegram,
+    llm,
     sentry,
     engine,
     async close() {
-      await Promise.allSettled([neon.close(), redis.close(), qstash.close(), wb.close(), kommo.close(), docs.close(), sentry.close()]);
+      await Promise.allSettled([
+        neon.close(),
+        redis.close(),
+        qstash.close(),
+        wb.close(),
+        kommo.close(),
+        telegram.close(),
+        llm.close(),
+        docs.close(),
+        sentry.close(),
+      ]);
       await engine.close();
     },
   };

@@ -9,9 +9,11 @@
  * - `metrics-token`: the scraper's shared secret `METRICS_TOKEN` (`GET /metrics`); where it is
  *   unset the route answers 404;
  * - `webhook`: a CRM's webhook delivery to one of the org's CRM integrations (the path names it),
- *   proven by the `scheme`'s signature or path secret over the raw body (`src/webhooks/verify-delivery.ts`).
+ *   proven by the `scheme`'s signature or path secret over the raw body (`src/webhooks/verify-delivery.ts`);
+ * - `telegram`: Telegram's webhook updates to one of the org's bots (the path names it), proven by
+ *   `X-Telegram-Bot-Api-Secret-Token` (`src/telegram/bots.ts`).
  */
-import type { ApiKeyScope, Role } from "./db/schema";
+import type { ApiKeyScope, BotPurpose, Role } from "./db/schema";
 
 /** An access policy; see the module comment. */
 export type AccessPolicy =
@@ -20,7 +22,8 @@ export type AccessPolicy =
   | { kind: "qstash" }
   | { kind: "admin-token" }
   | { kind: "metrics-token" }
-  | { kind: "webhook"; scheme: WebhookScheme };
+  | { kind: "webhook"; scheme: WebhookScheme }
+  | { kind: "telegram"; purpose: BotPurpose };
 
 /**
  * How a webhook proves its sender: `standard-webhooks` (`webhook-signature`, HMAC-SHA256 of
@@ -50,6 +53,12 @@ export const metricsTokenAccess = { kind: "metrics-token" } as const satisfies A
 /** Webhook deliveries of `scheme` to the CRM integration named by the path (`{integrationId}`). */
 export const webhookAccess = <const S extends WebhookScheme>(scheme: S) => ({ kind: "webhook", scheme }) as const satisfies AccessPolicy;
 
+/**
+ * Telegram webhook updates to the org's bot of `purpose` named by the path (`{botId}`), proven by
+ * `X-Telegram-Bot-Api-Secret-Token` (the secret given to `setWebhook`).
+ */
+export const telegramAccess = <const P extends BotPurpose>(purpose: P) => ({ kind: "telegram", purpose }) as const satisfies AccessPolicy;
+
 /** Roles that administer an org: API keys, members, sync, dead letters. */
 export const orgAdmins = ["owner", "admin"] as const satisfies readonly Role[];
 
@@ -73,5 +82,7 @@ export function describeAccess(policy: AccessPolicy): string {
         kommo: "Kommo only: the integration's path secret (Kommo does not sign its webhooks).",
         "kommo-chats": "Kommo Chats only: `X-Signature`, hex HMAC-SHA1 of the body with the integration's channel secret.",
       }[policy.scheme];
+    case "telegram":
+      return `Telegram only: updates to the org's ${policy.purpose} bot, with the bot's X-Telegram-Bot-Api-Secret-Token.`;
   }
 }

@@ -6,6 +6,7 @@
  * clients, configuration and logger fields.
  */
 
+import type { TelegramBotRef } from "../telegram/bots";
 import type { WebhookDelivery } from "../webhooks/delivery";
 import type { AuthContext } from "./auth/jwt";
 import { createDatabase, type Database } from "./db/client";
@@ -36,6 +37,8 @@ export type AppEnv = {
     auth: AuthContext | undefined;
     /** Set by the route guard of webhook routes once the delivery is verified; absent elsewhere. */
     webhook: WebhookDelivery | undefined;
+    /** Set by the route guard of Telegram webhook routes once the secret token matched; absent elsewhere. */
+    telegramBot: TelegramBotRef | undefined;
   };
 };
 

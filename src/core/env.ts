@@ -79,6 +79,11 @@ export const envSchema = z.object({
    */
   KOMMO_API_ORIGIN: z.string().url().optional(),
   /**
+   * The Telegram Bot API's origin (`https://api.telegram.org`); the local stack points it at its
+   * Bot API double. Bots' webhooks are set to `{PUBLIC_WEBHOOKS_URL}/webhooks/telegram/{purpose}/{botId}`.
+   */
+  TELEGRAM_API_ORIGIN: z.string().url().default("https://api.telegram.org"),
+  /**
    * JWT key set as JSON: `[{"kid":"2026-11","secret":"..."}]`. The first key signs;
    * every key verifies, so a retired key keeps working through its grace window.
    */

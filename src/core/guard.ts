@@ -23,7 +23,10 @@
  * @see https://owasp.org/API-Security/editions/2023/en/0xa2-broken-authentication/
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { TELEGRAM_SECRET_TOKEN_HEADER } from "../integrations/telegram/types";
+import { botCacheKey, loadBot, readCachedBot, secretTokenMatches } from "../telegram/bots";
 import { MAX_WEBHOOK_BODY_BYTES } from "../webhooks/delivery";
+import { databaseFailure } from "../webhooks/ingest";
 import { integrationCacheKey } from "../webhooks/integration-cache";
 import { isIntegrationId, readWebhookBody, verifyDelivery } from "../webhooks/verify-delivery";
 import type { AccessPolicy } from "./access";
@@ -214,6 +217,37 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
         throw verified.error;
       }
       c.set("webhook", verified.delivery);
+      return next();
+    }
+
+    if (access.kind === "telegram") {
+      const botId = c.req.param("botId")?.toLowerCase();
+      const failures = failureKey(clientIp(c), Math.floor(Date.now() / 60_000));
+      // One tick, one Redis request: the IP's failures and the cached bot.
+      const [failed, cached] = await Promise.all([
+        readFailures(services, failures),
+        isIntegrationId(botId) ? pipelinedGet(services, botCacheKey(botId)).catch(() => undefined) : undefined,
+      ]);
+      refuseOverFailureLimit(services, failed);
+      let bot = isIntegrationId(botId) ? readCachedBot(cached) : null;
+      if (bot === undefined && isIntegrationId(botId)) {
+        bot = await loadBot(services.db, redis, botId, waitUntil).catch((err: unknown) => {
+          throw databaseFailure(err);
+        });
+      }
+      const reject = async (error: ApiError, reason: string) => {
+        services.logger.info("telegram update rejected", { purpose: access.purpose, botId, reason });
+        services.metrics.count("telegram_messages_received_total", { purpose: access.purpose, outcome: "rejected" });
+        await countFailure(services, failures);
+        return error;
+      };
+      if (!bot || bot.disabledAt !== null || bot.purpose !== access.purpose) {
+        throw await reject(new ApiError("NOT_FOUND", { detail: "No such bot." }), bot ? "disabled or another purpose" : "unknown bot");
+      }
+      if (!(await secretTokenMatches(c.req.header(TELEGRAM_SECRET_TOKEN_HEADER), bot.webhookSecretHash))) {
+        throw await reject(new ApiError("UNAUTHORIZED", { detail: "Invalid secret token." }), "secret token");
+      }
+      c.set("telegramBot", { id: bot.id, orgId: bot.orgId, purpose: bot.purpose });
       return next();
     }
 

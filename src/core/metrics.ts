@@ -30,6 +30,9 @@ import { createRedis, REDIS_TIMEOUT_MS, type Redis } from "./redis";
 /** Buckets of `http_request_duration_seconds` (Prometheus's defaults: 5 ms … 10 s). */
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
+/** Buckets of `llm_request_duration_seconds`: 250 ms … 60 s (a completion takes seconds). */
+export const LLM_DURATION_BUCKETS = [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60] as const;
+
 /** Buckets of `database_query_duration_seconds`: 1 ms … 5 s. */
 export const QUERY_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
 
@@ -84,6 +87,37 @@ export const recordedMetrics = {
     type: "counter",
     help: "CRM webhook deliveries, by scheme (standard-webhooks, kommo, kommo-chats) and outcome (stored, duplicate, rejected: not verified or unknown integration).",
     labels: ["scheme", "outcome"],
+  },
+  telegram_messages_received_total: {
+    type: "counter",
+    help: "Telegram updates to the org's bots, by bot purpose (helpdesk, assistant) and outcome (stored, duplicate, rejected: unknown bot or wrong secret token).",
+    labels: ["purpose", "outcome"],
+  },
+  telegram_messages_sent_total: {
+    type: "counter",
+    help: "Messages the bots sent with sendMessage, by bot purpose and outcome (sent, blocked: the user blocked the bot, failed).",
+    labels: ["purpose", "outcome"],
+  },
+  llm_requests_total: {
+    type: "counter",
+    help: "Chat completion requests to the LLM API, by model.",
+    labels: ["model"],
+  },
+  llm_request_duration_seconds: {
+    type: "histogram",
+    help: "Duration of a chat completion request, in seconds, by model and status (ok, or the error type).",
+    labels: ["model", "status"],
+    buckets: LLM_DURATION_BUCKETS,
+  },
+  llm_errors_total: {
+    type: "counter",
+    help: "Failed chat completion requests, by model and error type (rate_limit, server_error, timeout, network, bad_response, client_error).",
+    labels: ["model", "error_type"],
+  },
+  llm_fallback_used_total: {
+    type: "counter",
+    help: "Replies produced by the fallback model after the primary model failed.",
+    labels: [],
   },
   wb_sync_rows_total: {
     type: "counter",

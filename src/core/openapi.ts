@@ -51,6 +51,12 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     name: "X-Signature",
     description: "Kommo Chats: hex HMAC-SHA1 of the raw body with the integration's channel secret.",
   });
+  registry.registerComponent("securitySchemes", "telegramSecretToken", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Telegram-Bot-Api-Secret-Token",
+    description: "Telegram's webhook delivery: the `secret_token` the bot's webhook was set with (generated at registration).",
+  });
 }
 
 /** A section of `/docs`: a route group's name and what it is for. */

@@ -17,6 +17,7 @@
  */
 import { createRoute, OpenAPIHono, type RouteConfig, type RouteConfigToEnv, type RouteHandler, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import type { TelegramBotRef } from "../telegram/bots";
 import type { WebhookDelivery } from "../webhooks/delivery";
 import { type AccessPolicy, describeAccess } from "./access";
 import type { AuthContext } from "./auth/jwt";
@@ -142,6 +143,8 @@ function securityOf(access: AccessPolicy): Record<string, string[]>[] {
       return access.scheme === "kommo"
         ? []
         : [{ [access.scheme === "standard-webhooks" ? "standardWebhooksSignature" : "kommoChatsSignature"]: [] }];
+    case "telegram":
+      return [{ telegramSecretToken: [] }];
     case "public":
       return [];
   }
@@ -176,7 +179,7 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       const isRead = config.method === "get" || config.method === "head";
       const limit =
         // QStash and CRM senders burst; a webhook's guard limits failed verifications per IP instead.
-        rateLimit === false || access.kind === "qstash" || access.kind === "webhook"
+        rateLimit === false || access.kind === "qstash" || access.kind === "webhook" || access.kind === "telegram"
           ? null
           : { policy: rateLimit?.policy ?? (isRead ? "read" : "write"), failClosed: rateLimit?.failClosed ?? !isRead };
       if (limit && !(limit.policy in group.rateLimits))
@@ -193,7 +196,7 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       const statuses = new Set<ProblemStatus>([400, 500]);
       if (access.kind !== "public") statuses.add(401);
       if (access.kind === "token" || access.kind === "admin-token" || access.kind === "metrics-token") statuses.add(403).add(429);
-      if (access.kind === "webhook") statuses.add(429);
+      if (access.kind === "webhook" || access.kind === "telegram") statuses.add(429);
       if (hasBody) statuses.add(413).add(415);
       if (limit) statuses.add(429);
       if (limit?.failClosed || access.kind === "admin-token") statuses.add(503);
@@ -237,7 +240,13 @@ export function defineGroup<const Name extends string>(options: GroupOptions<Nam
       } & RouteExtensions & { [extension: `x-${string}`]: unknown } & {
           middleware: [
             MiddlewareHandler<
-              R["access"] extends { kind: "token" } ? AuthedEnv : R["access"] extends { kind: "webhook" } ? WebhookEnv : AppEnv
+              R["access"] extends { kind: "token" }
+                ? AuthedEnv
+                : R["access"] extends { kind: "webhook" }
+                  ? WebhookEnv
+                  : R["access"] extends { kind: "telegram" }
+                    ? TelegramEnv
+                    : AppEnv
             >,
           ];
           getRoutingPath(): string;
@@ -251,6 +260,9 @@ export type AuthedEnv = { Variables: { auth: AuthContext } };
 
 /** The environment of a handler behind a webhook guard: `c.var.webhook` is the verified delivery. */
 export type WebhookEnv = { Variables: { webhook: WebhookDelivery } };
+
+/** The environment of a handler behind a Telegram guard: `c.var.telegramBot` is the bot the update is for. */
+export type TelegramEnv = { Variables: { telegramBot: TelegramBotRef } };
 
 /**
  * One operation: its route (from `group.route`) and its handler, typed by the route (params,

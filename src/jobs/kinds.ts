@@ -54,6 +54,27 @@ export const jobKinds = {
     leaseSeconds: 30,
     description: "Refresh a Kommo integration's OAuth tokens before the access token expires.",
   },
+  "helpdesk-update": {
+    path: "/jobs/helpdesk-update",
+    retries: 5,
+    deliveryTimeoutSeconds: 60,
+    leaseSeconds: 30,
+    description: "Apply one Telegram update of an org's support bot: the client's conversation, tickets, messages, media.",
+  },
+  "helpdesk-notify": {
+    path: "/jobs/helpdesk-notify",
+    retries: 5,
+    deliveryTimeoutSeconds: 60,
+    leaseSeconds: 30,
+    description: "Send a manager's reply to the client through the support bot (a blocked bot ends it without retries).",
+  },
+  "assistant-reply": {
+    path: "/jobs/assistant-reply",
+    retries: 3,
+    deliveryTimeoutSeconds: 150,
+    leaseSeconds: 120,
+    description: "Answer one Telegram message to the LLM assistant: history, the model (with a fallback), the reply.",
+  },
 } as const satisfies Record<string, JobKindSpec>;
 
 export type JobKind = keyof typeof jobKinds;

@@ -31,7 +31,7 @@ export const refreshTokens = pgTable(
 );
 
 /** Scopes an API key may hold. */
-export const apiKeyScopes = ["dashboard:read", "sync:write", "sync:read"] as const;
+export const apiKeyScopes = ["dashboard:read", "sync:write", "sync:read", "assistant:read"] as const;
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 export const apiKeys = pgTable(
