@@ -8,7 +8,8 @@
  *   Webhooks deliveries with 10 % duplicates and 5 % injected consumer failures: ingest
  *   requests/s, p50/p99, the time until the last event is processed, and proof that every
  *   distinct event was processed exactly once.
- * Set `BENCH_SECONDS` (default 10) and `BENCH_CONNECTIONS` (default 10). Figures go to
+ * Set `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 10), `BENCH_PARTS` (default
+ * `sync,load,soak`). Figures go to
  * docs/performance.md by hand, with the machine they were taken on.
  */
 import { createServer } from "node:net";
@@ -18,6 +19,8 @@ import { runWebhookSoak } from "./soak";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+/** Parts to run, comma separated: `sync`, `load` (needs `sync`), `soak`; default all. */
+const parts = new Set((process.env.BENCH_PARTS ?? "sync,load,soak").split(",").map((p) => p.trim()));
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -56,43 +59,60 @@ async function main() {
     const token = await env.login();
     const auth = { Authorization: `Bearer ${token}` };
 
-    const started = performance.now();
-    const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
-    const { jobId } = (await enqueue.json()) as { jobId: string };
-    let status: SyncStatus | undefined;
-    for (;;) {
-      status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as SyncStatus;
-      const job = status.jobs.find((j) => j.id === jobId);
-      if (job?.status === "succeeded") break;
-      if (job?.status === "dead") throw new Error(`sync job died: ${JSON.stringify(status)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const syncSeconds = (performance.now() - started) / 1000;
-    const rows = status.datasets.reduce((n, d) => n + d.totalRows, 0);
-
-    const dashboard = `${env.workerUrl}/api/v1/analytics/sales?period=30d`;
-    const warm = await fetch(dashboard, { headers: auth });
-    await warm.arrayBuffer();
-    const check = await fetch(dashboard, { headers: auth });
-    await check.arrayBuffer();
-    if (check.headers.get("X-Cache") !== "HIT") throw new Error(`expected a cache HIT, got ${check.headers.get("X-Cache")}`);
-
-    const health = await load(`${env.workerUrl}/health`, {});
-    const cached = await load(dashboard, auth);
-    const soak = await runWebhookSoak(env, token, Number(process.env.BENCH_SOAK_DELIVERIES ?? 10_000), connections);
-    const report = {
+    const report: Record<string, unknown> = {
       machine: `${process.platform} ${process.arch}, node ${process.version}, engine ${process.env.DATABASE_URL ? "postgres" : "pglite"}, redis ${env.stack.redis.engine}`,
-      sync: { rows, seconds: Math.round(syncSeconds * 10) / 10, rowsPerSecond: Math.round(rows / syncSeconds), datasets: status.datasets },
-      load: { seconds, connections, health, cachedDashboardRead: cached },
-      webhookSoak: soak,
     };
+    const lines: string[] = [];
+    if (parts.has("sync")) {
+      const started = performance.now();
+      const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
+      const { jobId } = (await enqueue.json()) as { jobId: string };
+      let status: SyncStatus | undefined;
+      for (;;) {
+        status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as SyncStatus;
+        const job = status.jobs.find((j) => j.id === jobId);
+        if (job?.status === "succeeded") break;
+        if (job?.status === "dead") throw new Error(`sync job died: ${JSON.stringify(status)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const syncSeconds = (performance.now() - started) / 1000;
+      const rows = status.datasets.reduce((n, d) => n + d.totalRows, 0);
+      report.sync = {
+        rows,
+        seconds: Math.round(syncSeconds * 10) / 10,
+        rowsPerSecond: Math.round(rows / syncSeconds),
+        datasets: status.datasets,
+      };
+      lines.push(
+        `sync                     ${rows} rows in ${Math.round(syncSeconds * 10) / 10} s = ${Math.round(rows / syncSeconds)} rows/s`,
+      );
+    }
+    if (parts.has("load")) {
+      // The cached read needs the demo data: run with the sync part (the default).
+      const dashboard = `${env.workerUrl}/api/v1/analytics/sales?period=30d`;
+      const warm = await fetch(dashboard, { headers: auth });
+      await warm.arrayBuffer();
+      const check = await fetch(dashboard, { headers: auth });
+      await check.arrayBuffer();
+      if (check.headers.get("X-Cache") !== "HIT") throw new Error(`expected a cache HIT, got ${check.headers.get("X-Cache")}`);
+      const health = await load(`${env.workerUrl}/health`, {});
+      const cached = await load(dashboard, auth);
+      report.load = { seconds, connections, health, cachedDashboardRead: cached };
+      lines.push(
+        `GET /health              ${health.requestsPerSecond} req/s  p50 ${health.p50ms} ms  p99 ${health.p99ms} ms`,
+        `GET analytics (cached)   ${cached.requestsPerSecond} req/s  p50 ${cached.p50ms} ms  p99 ${cached.p99ms} ms`,
+      );
+    }
+    if (parts.has("soak")) {
+      const soak = await runWebhookSoak(env, token, Number(process.env.BENCH_SOAK_DELIVERIES ?? 10_000), connections);
+      report.webhookSoak = soak;
+      lines.push(
+        `POST /webhooks/crm       ${soak.ingest.requestsPerSecond} req/s  p50 ${soak.ingest.p50ms} ms  p99 ${soak.ingest.p99ms} ms (${soak.deliveries} deliveries, ${soak.distinctEvents} distinct)`,
+        `webhook soak             ${soak.processed}/${soak.distinctEvents} processed exactly once, ${soak.lost} lost, ${soak.injectedConsumerFailures} injected consumer failures; last processed after ${soak.secondsUntilLastProcessed} s`,
+      );
+    }
     console.log(JSON.stringify(report, null, 2));
-    console.log(`
-sync                     ${rows} rows in ${report.sync.seconds} s = ${report.sync.rowsPerSecond} rows/s
-GET /health              ${health.requestsPerSecond} req/s  p50 ${health.p50ms} ms  p99 ${health.p99ms} ms
-GET analytics (cached)   ${cached.requestsPerSecond} req/s  p50 ${cached.p50ms} ms  p99 ${cached.p99ms} ms
-POST /webhooks/crm       ${soak.ingest.requestsPerSecond} req/s  p50 ${soak.ingest.p50ms} ms  p99 ${soak.ingest.p99ms} ms (${soak.deliveries} deliveries, ${soak.distinctEvents} distinct)
-webhook soak             ${soak.processed}/${soak.distinctEvents} processed exactly once, ${soak.lost} lost, ${soak.injectedConsumerFailures} injected consumer failures; last processed after ${soak.secondsUntilLastProcessed} s`);
+    console.log(`\n${lines.join("\n")}`);
   } finally {
     await env.stop();
   }
