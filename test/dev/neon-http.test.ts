@@ -9,7 +9,7 @@ import { sql as drizzleSql, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-http";
 import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type NeonHttpHandle, startNeonHttp } from "../../dev/neon-http";
 import { createPgliteEngine, createPostgresEngine, type SqlEngine } from "../../dev/sql-engine";
 
@@ -29,14 +29,31 @@ async function probePostgres(): Promise<string | null> {
   }
 }
 
-async function adminQuery(statement: string): Promise<void> {
+async function adminQuery(statement: string, values: unknown[] = []): Promise<pg.QueryResult> {
   const client = new pg.Client({ connectionString: ADMIN_URL });
   await client.connect();
   try {
-    await client.query(statement);
+    return await client.query(statement, values);
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Drops a test database once the engine's pool is closed. `pg.Pool#end()` resolves when it has
+ * *asked* its clients to end, not when their backends have gone: a `DROP … WITH (FORCE)` right
+ * after it may terminate a backend still closing, and its client then reports "terminating
+ * connection due to administrator command" through the pool's error listener. So wait until no
+ * backend is connected to the database (FORCE stays as the backstop for one that never leaves).
+ */
+async function dropDatabase(database: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await adminQuery("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [database]);
+    if (rows[0]?.n === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 }
 
 interface Variant {
@@ -65,7 +82,7 @@ const variants: Variant[] = [
       await adminQuery(`CREATE DATABASE ${database}`);
       return {
         engine: createPostgresEngine(`postgres://postgres@127.0.0.1:5432/${database}`),
-        cleanup: () => adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+        cleanup: () => dropDatabase(database),
       };
     },
   },
@@ -123,9 +140,16 @@ for (const variant of variants) {
     });
 
     afterAll(async () => {
-      await handle?.close();
-      await engine?.close();
-      await cleanup?.();
+      // The engine's pool reports an idle client's error on console.error: the teardown must print none.
+      const errors = vi.spyOn(console, "error");
+      try {
+        await handle?.close();
+        await engine?.close();
+        await cleanup?.();
+        expect(errors.mock.calls.map((call) => call.join(" "))).toEqual([]);
+      } finally {
+        errors.mockRestore();
+      }
     });
 
     beforeEach(() => {

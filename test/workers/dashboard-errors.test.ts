@@ -3,7 +3,7 @@
  * cases of every route, and the answers of an org without any data. No sync needed.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { dashboardPaths, expectDashboardAuth, json, moscowDay, shiftDay } from "./dashboard-support";
+import { dashboardPaths, declaredToday, expectDashboardAuth, json, moscowDay, shiftDay } from "./dashboard-support";
 import { api, createTenant, problem, type Tenant } from "./helpers";
 
 let tenant: Tenant;
@@ -113,13 +113,14 @@ describe("dashboard access", () => {
 
 describe("dashboard of an org without data", () => {
   it("gives a zero series with every day of the period and no top products", async () => {
+    const sentOn = moscowDay();
     const body = await json<{
       range: { from: string; to: string };
       totals: Record<string, number>;
       series: Array<Record<string, string | number>>;
       topProducts: unknown[];
     }>(await api("/api/v1/analytics/sales?period=7d", { token: tenant.token }));
-    const today = moscowDay();
+    const today = declaredToday(body.range.to, sentOn);
     expect(body.range).toEqual({ from: shiftDay(today, -6), to: today });
     expect(body.series.map((s) => s.day)).toEqual(Array.from({ length: 7 }, (_, i) => shiftDay(today, i - 6)));
     expect(Object.values(body.totals).every((v) => v === 0)).toBe(true);
@@ -128,15 +129,16 @@ describe("dashboard of an org without data", () => {
   });
 
   it("defaults to 30 days and gives null change percentages when the previous period is empty", async () => {
+    const sentOn = moscowDay();
     const body = await json<{
       period: string;
-      range: { from: string };
+      range: { from: string; to: string };
       previousRange: { from: string; to: string };
       cards: Record<string, { changePercent: null }>;
     }>(await api("/api/v1/analytics/summary", { token: tenant.token }));
-    const today = moscowDay();
+    const today = declaredToday(body.range.to, sentOn);
     expect(body.period).toBe("30d");
-    expect(body.range.from).toBe(shiftDay(today, -29));
+    expect(body.range).toEqual({ from: shiftDay(today, -29), to: today });
     expect(body.previousRange).toEqual({ from: shiftDay(today, -59), to: shiftDay(today, -30) });
     expect(Object.keys(body.cards).sort()).toEqual(["buyouts", "cancellations", "orders", "returns"]);
     for (const c of Object.values(body.cards)) expect(c).toMatchObject({ count: 0, amount: 0, changePercent: null });
@@ -147,13 +149,15 @@ describe("dashboard of an org without data", () => {
     expect(stocks).toMatchObject({ items: [], total: 0, limit: 20, offset: 0, filters: { warehouses: [], sizes: [] } });
     expect(await json(await api("/api/v1/warehouses", { token: tenant.token }))).toEqual({ items: [] });
     expect(await json(await api("/api/v1/sizes", { token: tenant.token }))).toEqual({ items: [] });
-    const recent = await json<Record<string, unknown>>(await api("/api/v1/orders/recent", { token: tenant.token }));
+    const sentOn = moscowDay();
+    const recent = await json<{ today: { day: string } }>(await api("/api/v1/orders/recent", { token: tenant.token }));
+    const today = declaredToday(recent.today.day, sentOn);
     expect(recent).toMatchObject({
       status: "all",
       items: [],
       total: 0,
-      today: { day: moscowDay(), count: 0, amount: 0 },
-      yesterday: { count: 0, amount: 0 },
+      today: { day: today, count: 0, amount: 0 },
+      yesterday: { day: shiftDay(today, -1), count: 0, amount: 0 },
     });
   });
 

@@ -29,8 +29,65 @@ export const moscowDay = (instantMs = Date.now()): string => new Date(instantMs 
 export const shiftDay = (day: string, n: number): string =>
   new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
-/** The days `from`…`to` of a period of `n` days ending today (Moscow). */
-export const periodOf = (n: number) => ({ from: shiftDay(moscowDay(), 1 - n), to: moscowDay() });
+/** The days `from`…`to` of a period of `n` days ending `today` (default: today in Moscow). */
+export const periodOf = (n: number, today = moscowDay()) => ({ from: shiftDay(today, 1 - n), to: today });
+
+/**
+ * The "today" an answer declares, checked against the clock: the Moscow day when the request was
+ * sent (`before`, taken just before it) or the day now. They differ only for a request that
+ * straddles Moscow midnight (21:00 UTC); expectations derived from the declared day cannot race.
+ */
+export function declaredToday(declared: string, before: string): string {
+  expect([before, moscowDay()], "the answer's today is a day the request ran on").toContain(declared);
+  return declared;
+}
+
+/**
+ * Every `techSize` of the WB double's size grids (dev/wildberries/dataset.ts) in the logical
+ * order the API promises, written out by hand: "no size" first, then letter sizes small to
+ * large, then numeric sizes by their first number and then the second (`36` < `36-37` < `37`).
+ * An independent expectation: never sorted with the route's own comparator.
+ */
+export const SIZE_ORDER = [
+  "0",
+  "XS",
+  "S",
+  "M",
+  "L",
+  "XL",
+  "XXL",
+  "3XL",
+  "36",
+  "36-37",
+  "37",
+  "38",
+  "38-39",
+  "39",
+  "40",
+  "40-41",
+  "41",
+  "42",
+  "42-43",
+  "43",
+  "44",
+  "44-45",
+  "45",
+  "46",
+  "48",
+  "50",
+  "52",
+  "54",
+] as const;
+
+/** The position of `techSize` in {@link SIZE_ORDER}; fails the test for a size not listed there. */
+export function sizeRank(techSize: string): number {
+  const rank = (SIZE_ORDER as readonly string[]).indexOf(techSize);
+  expect(rank, `size ${JSON.stringify(techSize)} is one of SIZE_ORDER`).toBeGreaterThanOrEqual(0);
+  return rank;
+}
+
+/** `sizes` in the expected logical order (by {@link sizeRank}). */
+export const inSizeOrder = (sizes: Iterable<string>): string[] => [...sizes].sort((a, b) => sizeRank(a) - sizeRank(b));
 
 /** Reads a JSON body (of a `Response` or a typed-client answer) with a status check. */
 export async function json<T>(res: { status: number; json(): Promise<unknown>; text(): Promise<string> }, status = 200): Promise<T> {
@@ -235,6 +292,13 @@ export async function stockRowsFromRaw(orgId: string) {
   }));
 }
 
+/** Name and supplier article of every product of the org, by nmId, from the raw table. */
+export async function productsFromRaw(orgId: string): Promise<Map<number, { name: string | null; supplierArticle: string | null }>> {
+  const all = await rows<{ nm_id: string; name: string | null; supplier_article: string | null }>(sql`
+    select nm_id::text, name, supplier_article from products where org_id = ${orgId}`);
+  return new Map(all.map((r) => [Number(r.nm_id), { name: r.name, supplierArticle: r.supplier_article }]));
+}
+
 /** Per warehouse: distinct nmId with quantity > 0 and Σ quantity, from raw stocks. */
 export async function warehouseFiguresFromRaw(orgId: string) {
   const all = await rows<{ name: string; product_count: number; total_quantity: number }>(sql`
@@ -243,27 +307,33 @@ export async function warehouseFiguresFromRaw(orgId: string) {
   return new Map(all.map((r) => [r.name, { productCount: r.product_count, totalQuantity: r.total_quantity }]));
 }
 
-/** The newest orders of the org (date desc, srid asc), optionally by cancel status, from raw orders. */
-export async function recentOrdersFromRaw(orgId: string, isCancel: boolean | null, limit: number, offset: number) {
+/**
+ * The newest orders of the org (date desc, srid asc), optionally by cancel status, and the
+ * figures per Moscow day from the day before `today` on, from raw orders.
+ */
+export async function recentOrdersFromRaw(orgId: string, isCancel: boolean | null, limit: number, offset: number, today = moscowDay()) {
   const filter = isCancel === null ? sql`true` : sql`is_cancel = ${isCancel}`;
   const page = await rows<{ srid: string }>(sql`
     select srid from orders where org_id = ${orgId} and ${filter} order by date desc, srid asc limit ${limit} offset ${offset}`);
   const [total] = await rows<{ n: number }>(sql`select count(*)::int as n from orders where org_id = ${orgId} and ${filter}`);
   const days = await rows<{ day: string; n: number; amount: string }>(sql`
     select ${moscowDate("date")}::text as day, count(*)::int as n, sum(price_with_disc)::text as amount
-    from orders where org_id = ${orgId} and ${filter} and ${moscowDate("date")} >= ${shiftDay(moscowDay(), -1)}::date
+    from orders where org_id = ${orgId} and ${filter} and ${moscowDate("date")} >= ${shiftDay(today, -1)}::date
     group by 1`);
   const byDay = new Map(days.map((d) => [d.day, { count: d.n, amount: Number(d.amount) }]));
   return { srids: page.map((r) => r.srid), total: total?.n ?? 0, byDay };
 }
 
-/** For the product of order `srid`: stock per size and its orders and buyouts of the last 30 days, from raw tables. */
-export async function orderContextFromRaw(orgId: string, srid: string) {
+/**
+ * For the product of order `srid`: stock per size and its orders and buyouts of the 30 days
+ * ending `today`, from raw tables.
+ */
+export async function orderContextFromRaw(orgId: string, srid: string, today = moscowDay()) {
   const [order] = await rows<{ nm_id: string }>(sql`select nm_id::text from orders where org_id = ${orgId} and srid = ${srid}`);
   if (!order) throw new Error(`no order ${srid}`);
   const stock = await rows<{ tech_size: string; quantity: number }>(sql`
     select tech_size, sum(quantity)::int as quantity from stocks where org_id = ${orgId} and nm_id = ${order.nm_id}::bigint group by tech_size`);
-  const { from, to } = periodOf(30);
+  const { from, to } = periodOf(30, today);
   const [o] = await rows<{ n: number; amount: string }>(sql`
     select count(*)::int as n, coalesce(sum(price_with_disc), 0)::text as amount from orders
     where org_id = ${orgId} and nm_id = ${order.nm_id}::bigint and ${moscowDate("date")} between ${from}::date and ${to}::date`);

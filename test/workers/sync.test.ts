@@ -86,23 +86,37 @@ async function doubleCounts(token: string) {
   return { orders, sales, stocks };
 }
 
-describe("wildberries sync", () => {
-  let tenant: Tenant;
-  let wbToken: string;
-  let firstFingerprint: Awaited<ReturnType<typeof orgFingerprint>>;
+/**
+ * A sync's time limit in these tests (a sync of their data sets takes seconds): well under the test
+ * timeout, two syncs included, so a sync that never finishes fails naming its job, status and last
+ * error instead of with a bare test timeout.
+ */
+const SYNC_LIMIT_MS = 50_000;
 
+/**
+ * A new tenant with its own WB data set, synced once (each test that needs a synced org makes
+ * its own, so none depends on another having run).
+ */
+async function syncedTenant(data: { orders: number; products: number; days: number; seed: number }) {
+  const wbToken = await registerWbToken(data);
+  const tenant = await createTenant({ wbToken });
+  expect((await syncTenant(tenant, SYNC_LIMIT_MS)).status).toBe("succeeded");
+  return { tenant, fingerprint: await orgFingerprint(tenant.orgId) };
+}
+
+describe("wildberries sync", () => {
   it("stores exactly the double's rows and a rollup equal to independent SQL; bumps the cache version", async () => {
-    wbToken = await registerWbToken({ ...dataset, seed: 101 });
-    tenant = await createTenant({ wbToken });
+    const wbToken = await registerWbToken({ ...dataset, seed: 101 });
+    const tenant: Tenant = await createTenant({ wbToken });
     const versionBefore = await cacheVersion(tenant.orgId);
 
     const started = performance.now();
-    const job = await syncTenant(tenant);
+    const job = await syncTenant(tenant, SYNC_LIMIT_MS);
     const seconds = (performance.now() - started) / 1000;
     expect(job.status).toBe("succeeded");
 
     const wb = await doubleCounts(wbToken);
-    firstFingerprint = await orgFingerprint(tenant.orgId);
+    const firstFingerprint = await orgFingerprint(tenant.orgId);
     expect(firstFingerprint.orders?.rows).toBe(wb.orders.size);
     expect(firstFingerprint.sales?.rows).toBe(wb.sales.size);
     expect(firstFingerprint.stocks?.rows).toBe(wb.stocks.size);
@@ -139,6 +153,7 @@ describe("wildberries sync", () => {
   });
 
   it("answers the sync status: cursor, last run and success, rows, errors, latest jobs", async () => {
+    const { tenant, fingerprint } = await syncedTenant({ orders: 2000, products: 20, days: 30, seed: 108 });
     const res = await api("/api/v1/sync/status", { token: tenant.token });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
@@ -153,7 +168,8 @@ describe("wildberries sync", () => {
       expect(d.lastError).toBeNull();
       expect(d.cursor).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
       expect(d.lastSuccessAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
-      expect(d.totalRows).toBe(firstFingerprint[d.dataset as string]?.rows);
+      expect(d.totalRows).toBe(fingerprint[d.dataset as string]?.rows);
+      expect(d.totalRows).toEqual(expect.any(Number));
       expect(d.lastRunRows).toBe(d.totalRows);
     }
     expect(body.jobs).toHaveLength(1);
@@ -171,9 +187,11 @@ describe("wildberries sync", () => {
   });
 
   it("gives identical rows when run twice (counts and checksums), and bumps the cache version again", async () => {
+    // The paged data set (three orders pages), so the second run starts from a cursor at a page boundary.
+    const { tenant, fingerprint: firstFingerprint } = await syncedTenant({ ...dataset, seed: 109 });
     const versionBefore = await cacheVersion(tenant.orgId);
     await resetAdapterStats("wb");
-    const job = await syncTenant(tenant);
+    const job = await syncTenant(tenant, SYNC_LIMIT_MS);
     expect(job.status).toBe("succeeded");
     expect(await orgFingerprint(tenant.orgId)).toEqual(firstFingerprint);
     expect(await cacheVersion(tenant.orgId)).toBe(versionBefore + 1);
@@ -215,7 +233,7 @@ describe("wildberries sync", () => {
     await resetAdapterStats("wb");
     // Two orders pages pass, the third request fails once; QStash retries the delivery.
     await injectWbFault({ path: ORDERS_PATH, status: 500, times: 1, after: 2 });
-    const job = await syncTenant(other);
+    const job = await syncTenant(other, SYNC_LIMIT_MS);
     expect(job.status).toBe("succeeded");
     expect((await getJob(job.id)).attempts).toBe(2);
     // 2 pages + the failure + the retry from the cursor (page 3 and the caught-up check): no page refetched.
@@ -315,7 +333,7 @@ describe("wildberries sync", () => {
     const token = await registerWbToken({ orders: 2000, products: 20, days: 30, seed: 106 });
     const other = await createTenant({ wbToken: token });
     await injectWbFault({ path: ORDERS_PATH, status: 429, times: 1, retryAfterSeconds: 2 });
-    const job = await syncTenant(other);
+    const job = await syncTenant(other, SYNC_LIMIT_MS);
     const row = await getJob(job.id);
     expect(row.attempts).toBe(2);
     const events = await jobEvents(job.id);
@@ -329,7 +347,7 @@ describe("wildberries sync", () => {
     const other = await createTenant({ wbToken: token });
     await injectWbFault({ path: "/api/v1/supplier/sales", status: 429, times: 1, retryAfterSeconds: 1 });
     const started = Date.now();
-    const job = await syncTenant(other);
+    const job = await syncTenant(other, SYNC_LIMIT_MS);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     const row = await getJob(job.id);
     expect(row.attempts).toBe(2);
