@@ -11,15 +11,18 @@
  * ingest's requests/s, p50/p99 latency, and the time until the last event was processed.
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  */
+import { Worker } from "node:worker_threads";
 import { Webhook } from "standardwebhooks";
 import type { LocalEnvironment } from "../scripts/local-env";
+import type { SendResult } from "./soak-sender";
 
 /** Leads the events update. */
 const LEADS = 2_000;
 /** Every n-th consumer commit fails (5 %). */
 const FAULT_EVERY_NTH = 20;
 
-interface Delivery {
+/** One webhook delivery: its id, body and signed headers. */
+export interface Delivery {
   id: string;
   body: string;
   headers: Record<string, string>;
@@ -35,9 +38,6 @@ function random(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-/** The percentile `p` (0–100) of sorted `values`. */
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 /** Builds the deliveries: distinct events, then duplicates of random earlier ones, shuffled. */
 function buildDeliveries(secret: string, deliveries: number) {
@@ -90,40 +90,20 @@ function buildDeliveries(secret: string, deliveries: number) {
   return { signed, distinct, newest };
 }
 
-/** Sends every delivery over `connections` concurrent keep-alive loops; latencies in ms. */
-async function send(url: string, deliveries: Delivery[], connections: number) {
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let duplicates = 0;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      for (let i = next++; i < deliveries.length; i = next++) {
-        const d = deliveries[i] as Delivery;
-        const t0 = performance.now();
-        const res = await fetch(url, { method: "POST", headers: d.headers, body: d.body });
-        const answer = (await res.json()) as { duplicate?: boolean };
-        latencies.push(performance.now() - t0);
-        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        if (answer.duplicate) duplicates++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const round = (ms: number) => Math.round(ms * 10) / 10;
-  return {
-    requests: deliveries.length,
-    seconds: round(seconds),
-    requestsPerSecond: Math.round(deliveries.length / seconds),
-    p50ms: round(percentile(latencies, 50)),
-    p99ms: round(percentile(latencies, 99)),
-    maxMs: round(latencies.at(-1) ?? 0),
-    statuses,
-    acknowledgedAsDuplicate: duplicates,
-    startedAt: started,
-  };
+/**
+ * Sends every delivery over `connections` concurrent keep-alive loops, from a worker thread: the
+ * main thread runs the local stack (the Neon, Redis and QStash doubles), which the load generator
+ * must not slow down. Latencies in ms.
+ */
+function send(url: string, deliveries: Delivery[], connections: number): Promise<SendResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./soak-sender.ts", import.meta.url), { workerData: { url, deliveries, connections } });
+    worker.once("message", (result: SendResult) => resolve(result));
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`the soak sender exited with ${code}`));
+    });
+  });
 }
 
 /**
@@ -159,7 +139,7 @@ export async function runWebhookSoak(env: LocalEnvironment, token: string, deliv
       if ((states.succeeded ?? 0) + (states.dead ?? 0) >= distinct || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    const drainedSeconds = Math.round((performance.now() - ingest.startedAt) / 100) / 10;
+    const drainedSeconds = Math.round((Date.now() - ingest.startedAtEpochMs) / 100) / 10;
     const injected = ((await (await fetch(faults)).json()) as { faults: Array<{ injected: number }> }).faults[0]?.injected ?? 0;
 
     const [{ rows: counts }, { rows: leads }] = await Promise.all([
@@ -178,7 +158,7 @@ export async function runWebhookSoak(env: LocalEnvironment, token: string, deliv
     const result = {
       deliveries,
       distinctEvents: distinct,
-      ingest: { ...ingest, startedAt: undefined },
+      ingest: { ...ingest, startedAtEpochMs: undefined },
       injectedConsumerFailures: injected,
       inboxRows: events,
       jobs,
