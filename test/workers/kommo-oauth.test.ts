@@ -152,6 +152,23 @@ describe("Kommo OAuth", () => {
     expect(JSON.stringify(list)).not.toContain(access.slice(0, 40));
   });
 
+  it("answers a dashboard's fetch (Accept: application/json) with the consent URL, whose state the callback accepts", async () => {
+    const tenant = await createTenant();
+    const integrationId = await createKommoIntegration(tenant);
+    const res = await api(`/api/v1/integrations/kommo/oauth/start?integrationId=${integrationId}`, {
+      token: tenant.token,
+      headers: { Accept: "application/json" },
+    });
+    expect(res.status).toBe(200);
+    const { authorizeUrl } = (await res.json()) as { authorizeUrl: string };
+    const state = new URL(authorizeUrl).searchParams.get("state") ?? "";
+    expect(state.length).toBeGreaterThanOrEqual(32);
+    const subdomain = await newAccount();
+    const { path } = await consent(subdomain, state);
+    expect((await api(path)).status).toBe(200);
+    expect(await plaintext((await row(integrationId))?.accessTokenCiphertext)).toMatch(/\S{20,}/);
+  });
+
   it("accepts a state once: a reused, unknown or expired state is 400 before any request to Kommo", async () => {
     const tenant = await createTenant();
     const integrationId = await createKommoIntegration(tenant);

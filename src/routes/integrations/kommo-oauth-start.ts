@@ -16,6 +16,8 @@ export const kommoOAuthStart = defineOperation({
         "minutes (Redis, single use) and redirects (302) to Kommo's consent page " +
         "`https://www.kommo.com/oauth?client_id=…&state=…&mode=post_message`. After consent Kommo sends the browser to " +
         "`GET /api/v1/integrations/kommo/oauth/callback`.",
+      "A single-page dashboard cannot follow a cross-origin redirect of a `fetch` (or send its Bearer token on a " +
+        "navigation): with `Accept: application/json` the answer is 200 `{ authorizeUrl }` instead, for the page to open.",
       "The membership is re-read (a demoted admin cannot connect). 503 when our Kommo OAuth client is not configured.",
     ].join("\n\n"),
     access: connectionManagers,
@@ -27,6 +29,10 @@ export const kommoOAuthStart = defineOperation({
       503: "Kommo OAuth is not configured (KOMMO_CLIENT_ID, KOMMO_CLIENT_SECRET, KOMMO_REDIRECT_URI), Redis is unavailable, or rate limiting is (production).",
     },
     responses: {
+      200: {
+        description: "With `Accept: application/json`: the consent page's URL, for the page to open.",
+        content: { "application/json": { schema: z.object({ authorizeUrl: z.string().url() }) } },
+      },
       302: {
         description: "To Kommo's consent page (`Location`).",
         headers: { Location: { description: "Kommo's consent page with our client id and the state.", schema: { type: "string" } } },
@@ -39,6 +45,7 @@ export const kommoOAuthStart = defineOperation({
     const { auth, services } = c.var;
     const userId = auth.kind === "user" ? auth.userId : "";
     const url = await startKommoOAuth(services, { userId, orgId: auth.orgId, integrationId });
+    if (/\bapplication\/json\b/i.test(c.req.header("Accept") ?? "")) return c.json({ authorizeUrl: url }, 200);
     return c.text(`Redirecting to Kommo: ${url}`, 302, { Location: url });
   },
 });
