@@ -8,19 +8,22 @@
  *   Webhooks deliveries with 10 % duplicates and 5 % injected consumer failures: ingest
  *   requests/s, p50/p99, the time until the last event is processed, and proof that every
  *   distinct event was processed exactly once.
+ * - the assistant's statistics (`bench/assistant-stats.ts`): uncached and cached
+ *   `GET /api/v1/assistant/stats?period=month` on 200,000 generated messages of 5,200 users.
  * Set `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 10), `BENCH_PARTS` (default
- * `sync,load,soak`). Figures go to
+ * `sync,load,soak,assistant`). Figures go to
  * docs/performance.md by hand, with the machine they were taken on.
  */
 import { createServer } from "node:net";
 import autocannon from "autocannon";
 import { startLocalEnvironment } from "../scripts/local-env";
+import { runAssistantStatsBench } from "./assistant-stats";
 import { runWebhookSoak } from "./soak";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-/** Parts to run, comma separated: `sync`, `load` (needs `sync`), `soak`; default all. */
-const parts = new Set((process.env.BENCH_PARTS ?? "sync,load,soak").split(",").map((p) => p.trim()));
+/** Parts to run, comma separated: `sync`, `load` (needs `sync`), `soak`, `assistant`; default all. */
+const parts = new Set((process.env.BENCH_PARTS ?? "sync,load,soak,assistant").split(",").map((p) => p.trim()));
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -50,7 +53,11 @@ async function load(url: string, headers: Record<string, string>) {
 async function main() {
   const env = await startLocalEnvironment({
     port: await freePort(),
-    vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "error" },
+    vars: {
+      RATE_LIMIT_PER_MINUTE: "100000000",
+      RATE_LIMIT_OVERRIDES: JSON.stringify({ "assistant-stats": 100_000_000 }),
+      LOG_LEVEL: "error",
+    },
     qstashRetryDelayFactor: 0.001,
     wbRateLimit: { requests: 1000, perMs: 1000 },
     wranglerLogLevel: "warn",
@@ -109,6 +116,15 @@ async function main() {
       lines.push(
         `POST /webhooks/crm       ${soak.ingest.requestsPerSecond} req/s  p50 ${soak.ingest.p50ms} ms  p99 ${soak.ingest.p99ms} ms (${soak.deliveries} deliveries, ${soak.distinctEvents} distinct)`,
         `webhook soak             ${soak.processed}/${soak.distinctEvents} processed exactly once, ${soak.lost} lost, ${soak.injectedConsumerFailures} injected consumer failures; last processed after ${soak.secondsUntilLastProcessed} s`,
+      );
+    }
+    if (parts.has("assistant")) {
+      const uncachedRequests = Number(process.env.BENCH_ASSISTANT_UNCACHED ?? 30);
+      const stats = await runAssistantStatsBench(env, token, { seconds, connections, uncachedRequests });
+      report.assistantStats = stats;
+      lines.push(
+        `GET assistant/stats (uncached)  p50 ${stats.uncached.p50ms} ms  p99 ${stats.uncached.p99ms} ms  mean ${stats.uncached.meanMs} ms (${stats.uncached.requests} requests, ${stats.dataSet.messages} messages, ${stats.dataSet.users + stats.dataSet.silentUsers} users)`,
+        `GET assistant/stats (cached)    ${stats.cached.requestsPerSecond} req/s  p50 ${stats.cached.p50ms} ms  p99 ${stats.cached.p99ms} ms`,
       );
     }
     console.log(JSON.stringify(report, null, 2));

@@ -4,7 +4,7 @@
  * Starts the local stack (Neon `/sql` adapter over PGlite in `.data/pglite`, or the
  * Postgres in `DATABASE_URL`; Upstash REST over redis-server, or `REDIS_URL`; the QStash
  * emulator; the Wildberries double unless `WB_STATISTICS_API_URL` + `WB_API_TOKEN` are set),
- * applies the migrations, seeds the demo org and user, runs `wrangler dev` on the
+ * applies the migrations, seeds the demo org and user (and its support bot: a `curl` in the banner writes to it as a client), runs `wrangler dev` on the
  * all-in-one Worker, fires the cron triggers on schedule, triggers a first sync, prints the URLs
  * and the demo login, and follows the first sync: its rows per data set as they arrive, then its
  * end. The Worker's own logs (at `LOG_LEVEL`, default `info`) are shown one line per event
@@ -132,6 +132,11 @@ Seller Edge is running
   Wildberries API         ${realWb ?? `${stack.wb.url} (double)`}
   Demo login              ${DEMO_USER.email} / ${DEMO_USER.password}  (org ${local.demo.orgId})
   First sync              ${jobId ? `job ${jobId}, progress below` : `${sync.status} ${syncBody}`}
+  Telegram Bot API double ${stack.telegram.url}   support bot @${local.supportBot.username} (docs/helpdesk.md)
+  Write to the support bot as a client:
+    ${local.supportBot.curl}
+  …see the bot's answers:  ${local.supportBot.answers}
+  …and the tickets:        curl -s ${workerUrl}/api/v1/helpdesk/tickets -H "Authorization: Bearer $TOKEN"   (TOKEN: the access token below)
   Access token (15 min)   ${accessToken}
   Logs                    the Worker's, at LOG_LEVEL=${process.env.LOG_LEVEL ?? "info"} (debug | info | warn | error)
 Ctrl-C stops everything.

@@ -1,6 +1,6 @@
 /**
  * The local environment shared by `npm run dev` and `npm run bench`: the local stack,
- * migrations, the demo org, and `wrangler dev` on the all-in-one Worker.
+ * migrations, the demo org (and its support bot), and `wrangler dev` on the all-in-one Worker.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import { generateStackSecrets, type LocalStack, type LocalStackSecrets, startLoc
 import { forEachLine, formatOutputLine, QUIET_REQUEST_ID_PREFIX, useColor } from "./log-format";
 import { applyMigrations } from "./migrate";
 import { DEMO_USER, seedDemo } from "./seed";
+import { type DemoSupportBot, seedDemoHelpdesk } from "./seed-helpdesk";
 
 /** The demo org's token on the Wildberries double. */
 export const DEMO_WB_TOKEN = "demo-wb-statistics-token";
@@ -38,6 +39,8 @@ export interface LocalEnvironment {
   workerUrl: string;
   stack: LocalStack;
   demo: { orgId: string; userId: string };
+  /** The demo org's support bot on the Telegram double, and how to write to it. */
+  supportBot: DemoSupportBot;
   /** Logs in as the demo user; returns an access token. */
   login(): Promise<string>;
   stop(): Promise<void>;
@@ -114,6 +117,7 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     ...opts.vars,
   };
   let demo: { orgId: string; userId: string };
+  let supportBot: DemoSupportBot;
   try {
     await applyMigrations(env.DATABASE_URL as string, env.NEON_FETCH_ENDPOINT);
     demo = await seedDemo(
@@ -123,6 +127,16 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
         ENCRYPTION_KEY: env.ENCRYPTION_KEY as string,
       },
       opts.wildberries?.token ?? DEMO_WB_TOKEN,
+    );
+    supportBot = await seedDemoHelpdesk(
+      {
+        DATABASE_URL: env.DATABASE_URL as string,
+        NEON_FETCH_ENDPOINT: env.NEON_FETCH_ENDPOINT,
+        ENCRYPTION_KEY: env.ENCRYPTION_KEY as string,
+      },
+      demo,
+      stack.telegram,
+      workerUrl,
     );
   } catch (err) {
     // Leave no redis-server or adapter behind.
@@ -207,5 +221,5 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     if (!res.ok) throw new Error(`demo login failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { accessToken: string }).accessToken;
   };
-  return { workerUrl, stack, demo, login, stop, exited };
+  return { workerUrl, stack, demo, supportBot, login, stop, exited };
 }

@@ -14,9 +14,11 @@
  * @see https://hono.dev/docs/guides/rpc
  */
 import { hc } from "hono/client";
+import type { assistant } from "./routes/assistant";
 import type { auth } from "./routes/auth";
 import type { crm } from "./routes/crm";
 import type { dashboard } from "./routes/dashboard";
+import type { helpdesk } from "./routes/helpdesk";
 import type { integrations } from "./routes/integrations";
 import type { jobs } from "./routes/jobs";
 
@@ -30,20 +32,26 @@ export type JobsApi = (typeof jobs)["routes"];
 export type IntegrationsApi = (typeof integrations)["routes"];
 /** The routes of the `crm` Worker (leads and received CRM events). */
 export type CrmApi = (typeof crm)["routes"];
+/** The routes of the `assistant` Worker (the LLM assistant bot: registration, settings, statistics). */
+export type AssistantApi = (typeof assistant)["routes"];
+/** The routes of the `helpdesk` Worker (the support bot and the tickets panel). */
+export type HelpdeskApi = (typeof helpdesk)["routes"];
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
   /** One base URL for every group (the all-in-one Worker), or one per group Worker. */
-  baseUrl: string | { auth: string; dashboard: string; jobs: string; integrations: string; crm: string };
+  baseUrl:
+    | string
+    | { auth: string; dashboard: string; jobs: string; integrations: string; crm: string; assistant: string; helpdesk: string };
   /** The current access token (from login or refresh); none for public routes. */
   accessToken?: () => string | undefined | Promise<string | undefined>;
   /** A `fetch` to use instead of the global one (tests, service bindings). */
   fetch?: typeof fetch;
 }
 
-/** A client per route group: `auth`, `dashboard`, `jobs`, `integrations`, `crm`. */
+/** A client per route group: `auth`, `dashboard`, `jobs`, `integrations`, `crm`, `assistant`, `helpdesk`. */
 export function createClient(options: ClientOptions) {
-  const url = (group: "auth" | "dashboard" | "jobs" | "integrations" | "crm") =>
+  const url = (group: "auth" | "dashboard" | "jobs" | "integrations" | "crm" | "assistant" | "helpdesk") =>
     typeof options.baseUrl === "string" ? options.baseUrl : options.baseUrl[group];
   const headers = async (): Promise<Record<string, string>> => {
     const token = await options.accessToken?.();
@@ -56,6 +64,8 @@ export function createClient(options: ClientOptions) {
     jobs: hc<JobsApi>(url("jobs"), init),
     integrations: hc<IntegrationsApi>(url("integrations"), init),
     crm: hc<CrmApi>(url("crm"), init),
+    assistant: hc<AssistantApi>(url("assistant"), init),
+    helpdesk: hc<HelpdeskApi>(url("helpdesk"), init),
   };
 }
 

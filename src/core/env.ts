@@ -84,6 +84,21 @@ export const envSchema = z.object({
    */
   TELEGRAM_API_ORIGIN: z.string().url().default("https://api.telegram.org"),
   /**
+   * The LLM assistant's OpenAI-compatible chat completions API: base URL up to `/v1` (OpenRouter:
+   * `https://openrouter.ai/api/v1`; `/chat/completions` is appended), its key, the primary model and
+   * the fallback used on 429, 5xx, a network failure or a timeout. Unset URL, key or model: the
+   * assistant's routes answer 503 (see docs/assistant.md).
+   */
+  LLM_API_URL: z.string().url().optional(),
+  LLM_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  /** Unset: no fallback (the primary's failure fails the attempt; QStash retries). */
+  LLM_FALLBACK_MODEL: z.string().min(1).optional(),
+  /** Milliseconds one chat completion request may take before it is aborted (and the fallback tried). */
+  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(20_000),
+  /** Messages one Telegram user may send the assistant per minute; more are answered "too many messages" without the LLM. */
+  ASSISTANT_USER_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  /**
    * JWT key set as JSON: `[{"kid":"2026-11","secret":"..."}]`. The first key signs;
    * every key verifies, so a retired key keeps working through its grace window.
    */

@@ -25,8 +25,9 @@
  * @see https://upstash.com/docs/qstash/features/retry
  * @see https://upstash.com/docs/qstash/features/deduplication
  */
-import { and, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "../core/db/client";
 import { type JobStatus, jobs } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
@@ -122,6 +123,35 @@ export function leaseCheck(db: Database, lease: Lease) {
 export function isLeaseLost(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (e.message.includes(`"${LEASE_LOST}"`)) return true;
+  }
+  return false;
+}
+
+/** Marker in the error Postgres raises from {@link stateCheck}. */
+const STATE_CHANGED = "state changed";
+
+/**
+ * A batch statement that fails (aborting the batch's transaction, like {@link leaseCheck}) unless a
+ * row of `table` matching `stillTrue` exists at commit time: optimistic concurrency for a job whose
+ * writes depend on rows it read (`stillTrue`: the row's key and the version or `updated_at` read).
+ * The row is selected `FOR UPDATE`, so the check holds its lock until the commit: a concurrent batch
+ * that changes it first makes this one wait, re-read the row and fail, never overwrite it (a plain
+ * `EXISTS` would pass before the other commits). Put it before the batch's writes of those rows.
+ * {@link runJobDelivery} answers such an abort with a 503 (`Retry-After: 1`), so QStash redelivers
+ * and the next attempt reads the new state.
+ * @see https://www.postgresql.org/docs/current/transaction-iso.html#XACT-READ-COMMITTED
+ */
+export function stateCheck(db: Database, table: PgTable, stillTrue: SQL) {
+  return db.execute(
+    sql`with locked as (select 1 from ${table} where ${stillTrue} for update)
+        select (select ${STATE_CHANGED}::text where not exists (select 1 from locked))::int as state_check`,
+  );
+}
+
+/** True when `err` (or its cause chain) is the failure of a {@link stateCheck}. */
+export function isStateChanged(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.message.includes(`"${STATE_CHANGED}"`)) return true;
   }
   return false;
 }
@@ -397,6 +427,10 @@ export async function runJobDelivery<R>(
       const marked = results.at(-1) as unknown[];
       if (marked.length === 0) throw new LeaseLostError(lease);
     } catch (err) {
+      if (isStateChanged(err))
+        throw new JobAttemptError("the state this job read was changed by a concurrent job; retrying on the new state", 503, 1, {
+          cause: err,
+        });
       throw isLeaseLost(err) ? new LeaseLostError(lease) : err;
     }
     services.metrics.count("jobs_total", { kind, outcome: "succeeded" });

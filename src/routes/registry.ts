@@ -6,11 +6,13 @@
  * its triggers. Adding a group: its folder, one line here, and its `[env.<name>]` block.
  */
 import type { RouteGroup } from "../core/route";
+import { assistant } from "./assistant";
 import { auth } from "./auth";
 import { crm } from "./crm";
 import { dashboard } from "./dashboard";
+import { helpdesk } from "./helpdesk";
 import { integrations } from "./integrations";
 import { jobs } from "./jobs";
 import { webhooks } from "./webhooks";
 
-export const routeGroups: readonly RouteGroup[] = [auth, dashboard, jobs, integrations, crm, webhooks];
+export const routeGroups: readonly RouteGroup[] = [auth, dashboard, jobs, integrations, crm, webhooks, assistant, helpdesk];

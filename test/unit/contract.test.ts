@@ -38,7 +38,7 @@ describe.each(workers)("the OpenAPI document of Worker $name", ({ name, groups }
 
   it("declares access, rate limit, cache and a problem answer on every operation", () => {
     for (const { path, method, op } of operations) {
-      expect(op["x-access"]?.kind, `${method} ${path}`).toMatch(/^(token|public|qstash|admin-token|metrics-token|webhook)$/);
+      expect(op["x-access"]?.kind, `${method} ${path}`).toMatch(/^(token|public|qstash|admin-token|metrics-token|webhook|telegram)$/);
       expect(op, `${method} ${path}`).toHaveProperty("x-rate-limit");
       expect(op, `${method} ${path}`).toHaveProperty("x-cache");
       expect(op.responses, `${method} ${path}`).toHaveProperty("500");

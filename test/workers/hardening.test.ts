@@ -314,6 +314,16 @@ describe("strict inputs on write routes", () => {
     "POST /jobs/crm-event": { jobId: crypto.randomUUID() },
     "POST /api/v1/admin/jobs/:id/replay": undefined,
     "POST /api/v1/admin/jobs/:id/discard": undefined,
+    "POST /jobs/helpdesk-update": { jobId: crypto.randomUUID() },
+    "POST /jobs/helpdesk-notify": { jobId: crypto.randomUUID() },
+    "POST /api/v1/helpdesk/bots": { token: "7000000001:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-sY" },
+    "PATCH /api/v1/helpdesk/tickets/:id": { priority: "high" },
+    "POST /api/v1/helpdesk/tickets/:id/messages": { text: "Hello" },
+    "POST /api/v1/helpdesk/tickets/:id/read": {},
+    "PUT /api/v1/helpdesk/settings": { categories: ["Order"], sla: { firstResponse: 60, resolution: 1440 } },
+    "POST /jobs/assistant-reply": { jobId: crypto.randomUUID() },
+    "POST /api/v1/assistant/bots": { token: "7000000002:AAEhardening-assistant-token" },
+    "PUT /api/v1/assistant/settings": { systemPrompt: "Be brief.", maxHistoryMessages: 10 },
   };
 
   it("knows a body for every write route that takes one", () => {
@@ -327,14 +337,16 @@ describe("strict inputs on write routes", () => {
       "POST /webhooks/crm/:integrationId",
       "POST /webhooks/kommo/:integrationId/:pathSecret",
       "POST /webhooks/kommo-chats/:integrationId",
+      // Telegram updates: the guard refuses them before the body without the bot's secret token (security.test.ts).
+      ...writeRoutes.filter((r) => policyOf(r).kind === "telegram").map((r) => `${r.method} ${r.path}`),
     ]);
     expect(writeRoutes.map((r) => `${r.method} ${r.path}`).filter((k) => !known.has(k))).toEqual([]);
   });
 
-  // A webhook's body is the sender's event, stored as sent (its org is the integration's): no mass assignment.
+  // A webhook's (or Telegram update's) body is the sender's event, stored as sent (its org is the integration's or bot's): no mass assignment.
   it.each(
     writeRoutes
-      .filter((r) => policyOf(r).kind !== "qstash" && policyOf(r).kind !== "webhook")
+      .filter((r) => policyOf(r).kind !== "qstash" && policyOf(r).kind !== "webhook" && policyOf(r).kind !== "telegram")
       .map((r) => ({ route: r, name: `${r.method} ${r.path}` })),
   )("$name refuses extra orgId, role or id in the body with 400 (mass assignment)", async ({ route }) => {
     const base = validBody[`${route.method} ${route.path}`] ?? {};
@@ -361,25 +373,27 @@ describe("strict inputs on write routes", () => {
     await expectProblem(res, 403, "login into another org");
   });
 
-  // Webhook routes verify a signature for a seeded integration first: webhooks.test.ts sends them an unknown query.
-  it.each(writeRoutes.filter((r) => policyOf(r).kind !== "webhook").map((r) => ({ route: r, name: `${r.method} ${r.path}` })))(
-    "$name refuses unknown query parameters with 400",
-    async ({ route }) => {
-      const base = validBody[`${route.method} ${route.path}`];
-      const body = base === undefined ? undefined : JSON.stringify(base);
-      // A fresh owner per route: the owner shared by the other cases has spent much of its group's write allowance.
-      const { token } = await createTenant({ role: "owner" });
-      for (const query of ["?orgId=x", "?debug=1", "?role=owner&role=admin"]) {
-        const res = await api(`${fillPath(route.path)}${query}`, {
-          method: route.method,
-          body,
-          headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...(await credentialFor(route, body ?? "", token)) },
-        });
-        expect(res.status, `${route.method} ${route.path}${query}`).toBe(400);
-        expect((await problem(res)).detail ?? "").toMatch(/query/i);
-      }
-    },
-  );
+  // Webhook and Telegram routes verify a signature or secret of a seeded integration or bot first: webhooks.test.ts and
+  // helpdesk.test.ts send them an unknown query.
+  it.each(
+    writeRoutes
+      .filter((r) => policyOf(r).kind !== "webhook" && policyOf(r).kind !== "telegram")
+      .map((r) => ({ route: r, name: `${r.method} ${r.path}` })),
+  )("$name refuses unknown query parameters with 400", async ({ route }) => {
+    const base = validBody[`${route.method} ${route.path}`];
+    const body = base === undefined ? undefined : JSON.stringify(base);
+    // A fresh owner per route: the owner shared by the other cases has spent much of its group's write allowance.
+    const { token } = await createTenant({ role: "owner" });
+    for (const query of ["?orgId=x", "?debug=1", "?role=owner&role=admin"]) {
+      const res = await api(`${fillPath(route.path)}${query}`, {
+        method: route.method,
+        body,
+        headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...(await credentialFor(route, body ?? "", token)) },
+      });
+      expect(res.status, `${route.method} ${route.path}${query}`).toBe(400);
+      expect((await problem(res)).detail ?? "").toMatch(/query/i);
+    }
+  });
 });
 
 describe("request id", () => {

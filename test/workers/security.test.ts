@@ -30,6 +30,7 @@ import {
   unknownSrid,
 } from "./security-support";
 import { publicJobUrl, signQStash } from "./sync-support";
+import { postUpdate, seedTelegramBot } from "./telegram-support";
 import { chatsSignature, deliver, newPathSecret, newWhsec, seedIntegration, standardEvent, standardHeaders } from "./webhooks-support";
 
 const routes = routeTable(app);
@@ -58,7 +59,7 @@ describe("route table", () => {
 
   it("knows every kind of policy it meets", () => {
     expect(new Set(routes.map((r) => policyOf(r).kind))).toEqual(
-      new Set(["public", "token", "qstash", "admin-token", "metrics-token", "webhook"]),
+      new Set(["public", "token", "qstash", "admin-token", "metrics-token", "webhook", "telegram"]),
     );
   });
 });
@@ -289,6 +290,39 @@ describe.each(ofKind("webhook").map((r) => ({ route: r, name: label(r) })))("$na
       404,
       `${label(route)}: unknown`,
     );
+  });
+});
+
+describe.each(ofKind("telegram").map((r) => ({ route: r, name: label(r) })))("$name (telegram)", ({ route }) => {
+  const policy = policyOf(route);
+  if (policy.kind !== "telegram") throw new Error("not a telegram route");
+
+  it("refuses a missing or wrong secret token with 401, an unknown bot or another purpose's bot with 404", async () => {
+    const bot = await seedTelegramBot(policy.purpose);
+    const owner = await createTenant();
+    const update = { update_id: 1, message: { message_id: 1, date: 1, chat: { id: 1, type: "private" }, text: "hi" } };
+    const refused: [string, Response][] = [
+      ["no secret token", await postUpdate(bot, update, null)],
+      ["an empty secret token", await postUpdate(bot, update, "")],
+      ["a wrong secret token", await postUpdate(bot, update, `${bot.secret.slice(0, -1)}x`)],
+      [
+        "a user's access token instead",
+        await api(fillPath(route.path, { botId: bot.id }), { method: "POST", json: update, token: owner.token }),
+      ],
+    ];
+    for (const [name, res] of refused) {
+      expect((await problem(res.clone())).detail, `${label(route)}: ${name}`).toBe("Invalid secret token.");
+      await expectProblem(res, 401, `${label(route)}: ${name}`);
+    }
+    await expectProblem(await postUpdate({ ...bot, id: crypto.randomUUID() }, update, bot.secret), 404, `${label(route)}: unknown bot`);
+    const other = await seedTelegramBot(policy.purpose === "helpdesk" ? "assistant" : "helpdesk");
+    await expectProblem(
+      await postUpdate({ ...other, purpose: policy.purpose }, update, other.secret),
+      404,
+      `${label(route)}: another purpose`,
+    );
+    // The control: the right secret gets past the guard (an invalid body is then a 400, nothing stored).
+    await expectProblem(await postUpdate(bot, { update_id: 0 }, bot.secret), 400, `${label(route)}: the right secret`);
   });
 });
 

@@ -28,6 +28,7 @@ export type {
   ApiSuccess,
   Chat,
   File,
+  InlineKeyboardMarkup,
   Message,
   ResponseParameters,
   Update,

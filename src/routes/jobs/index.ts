@@ -1,10 +1,13 @@
 /** Route group `jobs`: its routes, mounted by the route-group registry. */
 import { createRouter, type RouteGroup } from "../../core/route";
+import { assistantReplyDelivery } from "./assistant-reply";
 import { crmEventDelivery } from "./crm-event-delivery";
 import { discardAdminJob } from "./discard-job";
 import { failureCallback } from "./failure-callback";
 import { getAdminJob } from "./get-job";
 import { group } from "./group";
+import { helpdeskNotifyDelivery } from "./helpdesk-notify";
+import { helpdeskUpdateDelivery } from "./helpdesk-update";
 import { kommoTokenRefreshDelivery } from "./kommo-token-refresh";
 import { listDeadLetters } from "./list-dead-letters";
 import { listAdminJobs } from "./list-jobs";
@@ -18,6 +21,9 @@ const routes = createRouter().openapiRoutes([
   wbSyncDelivery,
   crmEventDelivery,
   kommoTokenRefreshDelivery,
+  assistantReplyDelivery,
+  helpdeskUpdateDelivery,
+  helpdeskNotifyDelivery,
   failureCallback,
   startSync,
   syncStatus,
