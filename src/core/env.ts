@@ -65,6 +65,14 @@ export const envSchema = z.object({
    */
   PUBLIC_WEBHOOKS_URL: z.string().url().optional(),
   /**
+   * Public base URLs of the helpdesk and assistant Workers, where Telegram delivers their bots'
+   * updates (`…/webhooks/telegram/{purpose}/{botId}`, set with `setWebhook` at registration);
+   * unset means `PUBLIC_WEBHOOKS_URL` (then `PUBLIC_JOBS_URL`): right for one all-in-one Worker,
+   * not for one hostname per Worker (see docs/deployment.md).
+   */
+  PUBLIC_HELPDESK_URL: z.string().url().optional(),
+  PUBLIC_ASSISTANT_URL: z.string().url().optional(),
+  /**
    * Our Kommo OAuth integration (Kommo: Settings → Integrations → Keys and scopes): its client id,
    * secret and registered redirect URI (`…/api/v1/integrations/kommo/oauth/callback`). Unset: the
    * Kommo OAuth routes answer 503 and Kommo integrations cannot connect.
@@ -80,7 +88,7 @@ export const envSchema = z.object({
   KOMMO_API_ORIGIN: z.string().url().optional(),
   /**
    * The Telegram Bot API's origin (`https://api.telegram.org`); the local stack points it at its
-   * Bot API double. Bots' webhooks are set to `{PUBLIC_WEBHOOKS_URL}/webhooks/telegram/{purpose}/{botId}`.
+   * Bot API double. Bots' webhooks are set to `{PUBLIC_HELPDESK_URL | PUBLIC_ASSISTANT_URL}/webhooks/telegram/{purpose}/{botId}`.
    */
   TELEGRAM_API_ORIGIN: z.string().url().default("https://api.telegram.org"),
   /**

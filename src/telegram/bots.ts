@@ -52,9 +52,19 @@ export function telegramApi(config: Pick<AppConfig, "TELEGRAM_API_ORIGIN">, toke
   return new Api(token, { apiRoot: config.TELEGRAM_API_ORIGIN });
 }
 
-/** The URL Telegram posts a bot's updates to: `{PUBLIC_WEBHOOKS_URL}/webhooks/telegram/{purpose}/{botId}`. */
-export function botWebhookUrl(config: Pick<AppConfig, "PUBLIC_WEBHOOKS_URL" | "PUBLIC_JOBS_URL">, purpose: BotPurpose, botId: string) {
-  return `${publicWebhooksUrl(config)}/webhooks/telegram/${purpose}/${botId}`;
+/**
+ * The URL Telegram posts a bot's updates to: `{base}/webhooks/telegram/{purpose}/{botId}` on the
+ * Worker that serves the purpose — `PUBLIC_HELPDESK_URL` or `PUBLIC_ASSISTANT_URL`, else
+ * `PUBLIC_WEBHOOKS_URL` (else `PUBLIC_JOBS_URL`), for one all-in-one Worker.
+ */
+export function botWebhookUrl(
+  config: Pick<AppConfig, "PUBLIC_WEBHOOKS_URL" | "PUBLIC_JOBS_URL" | "PUBLIC_HELPDESK_URL" | "PUBLIC_ASSISTANT_URL">,
+  purpose: BotPurpose,
+  botId: string,
+) {
+  const own = purpose === "helpdesk" ? config.PUBLIC_HELPDESK_URL : config.PUBLIC_ASSISTANT_URL;
+  const base = own ? own.replace(/\/+$/, "") : publicWebhooksUrl(config);
+  return `${base}/webhooks/telegram/${purpose}/${botId}`;
 }
 
 /** A bot as the registration answers it (never the token or the secret). */
