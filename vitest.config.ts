@@ -35,6 +35,8 @@ export default defineConfig({
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
           globalSetup: ["test/setup/global.ts"],
+          // An unhandled promise rejection inside workerd fails the test it happened in.
+          setupFiles: ["test/setup/unhandled-rejections.ts"],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           fileParallelism: false,

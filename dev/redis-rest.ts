@@ -17,6 +17,10 @@
  *   bytes; integers and null are unchanged. The client sends this header by default.
  * - `GET /__stats` → `{"requests": N, "byPath": {"/pipeline": N}}`, `POST /__stats/reset`: not counted,
  *   no token.
+ * - `POST /__control/latency` `{"ms": N}` → 200 `{"latencyMs": N}`: from now on every counted request
+ *   is answered N ms late (a slow, not down, Redis; tests of the callers' timeouts);
+ *   `DELETE /__control/latency` restores the start option `latencyMs`; `GET` reads it. Not counted,
+ *   no token.
  *
  * Lua: `@upstash/ratelimit` ≥ 2.1 starts its scripts with `#!lua flags=allow-key-locking`, an
  * Upstash-only flag that stock Redis rejects. EVAL/EVAL_RO/SCRIPT LOAD drop that flag (the whole
@@ -547,6 +551,8 @@ function send(res: ServerResponse, status: number, body: string): void {
  */
 export async function startRedisRest(options: RedisRestOptions): Promise<RedisRestHandle> {
   if (!options.token) throw new Error("redis-rest: a token is required");
+  /** Delay before answering each counted request, ms (`POST /__control/latency` changes it). */
+  let latencyMs = options.latencyMs ?? 0;
   const engine = await createEngine(options);
   const scripts = new ScriptShas((source) => engine.prepareScript(source));
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -616,6 +622,16 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
       stats = { requests: 0, byPath: {} };
       return send(res, 200, JSON.stringify(stats));
     }
+    if (path === "/__control/latency") {
+      if (method === "POST") {
+        const { ms } = JSON.parse((await readBody(req, maxBody)).toString() || "{}") as { ms?: unknown };
+        if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0)
+          return send(res, 400, JSON.stringify({ error: "ms must be an integer >= 0" }));
+        latencyMs = ms;
+      } else if (method === "DELETE") latencyMs = options.latencyMs ?? 0;
+      else req.resume();
+      return send(res, 200, JSON.stringify({ latencyMs }));
+    }
 
     const segments = path
       .split("/")
@@ -624,7 +640,7 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
     const statsKey = path === "/pipeline" || path === "/multi-exec" || path === "/" ? path : `/${(segments[0] ?? "").toLowerCase()}`;
     stats.requests += 1;
     stats.byPath[statsKey] = (stats.byPath[statsKey] ?? 0) + 1;
-    if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
 
     if (!tokenMatches(bearer(req, url), options.token)) {
       req.resume();

@@ -36,17 +36,27 @@
  * Test and control endpoints (no token, not counted):
  * - `GET /__stats` → `{"requests": N, "byPath": {"/api/v1/supplier/orders": N}}`, `POST /__stats/reset`;
  * - `POST /__control/tokens` `{token?, categories?, expiresAt?, readOnly?, seed?, orders?, products?,
- *   days?, warehouses?, anchor?}` → 201 `{token}`: registers (or replaces) a token with its own data
- *   set, generated on first use and cached. Without `token` the double issues a JWT-shaped one with
- *   `categories` (default `["statistics"]`) and `expiresAt` (default 180 days on);
+ *   days?, warehouses?, anchor?, rowLimit?}` → 201 `{token}`: registers (or replaces) a token with its
+ *   own data set, generated on first use and cached. Without `token` the double issues a JWT-shaped
+ *   one with `categories` (default `["statistics"]`) and `expiresAt` (default 180 days on).
+ *   `rowLimit` overrides the double's page size for this token only (e.g. WB's 80,000 while the
+ *   others page by 5,000);
  * - `POST /__control/tokens/revoke` `{token}` → 200: the token is refused from now on (401
  *   `token withdrawn`), as WB does with a token the seller deleted; 404 for an unknown token;
- * - `POST /__control/rows` `{token, feed: "orders"|"sales"|"stocks", index?, set}` → 200 `{row}`:
+ * - `POST /__control/rows` `{token, feed: "orders"|"sales"|"stocks", index?, set, copy?}` → 200 `{row}`:
  *   overwrites fields of one row of the token's data set (default: the feed's newest), e.g. a value
- *   WB could send but a column cannot hold; the feed is re-sorted by `lastChangeDate`;
- * - `POST /__control/faults` `{path, status: 429|500, times, after?, retryAfterSeconds?}` → 201:
+ *   WB could send but a column cannot hold, or a late change of an old row (a cancellation); with
+ *   `copy: true` the row is left alone and a copy of it with `set` applied is added (a return of an
+ *   old sale); the feed is re-sorted by `lastChangeDate`;
+ * - `POST /__control/faults` `{path, status?, body?, hold?, times, after?, retryAfterSeconds?}` → 201:
  *   after `after` more requests to `path` (a feed, `/ping`, or `*` for every one) pass, the next
- *   `times` fail; `DELETE /__control/faults` clears them;
+ *   `times` fail: `status` 401 or 403 (WB's gateway refusing the token), 429, 500; or 200 with a
+ *   `body` WB did not document: `not-json` (an HTML page, as a proxy in front of WB answers) or
+ *   `renamed-field` (the rows with `nmId` renamed `nmID`: a changed response shape). `hold: true`
+ *   (no `status`) instead holds each of those requests unanswered until `POST
+ *   /__control/faults/release` (→ `{released: N}`), then serves it normally: a request in flight at
+ *   a moment the test chooses. `GET /__control/faults` → `{faults: N, held: N}`;
+ *   `DELETE /__control/faults` clears them (and releases held requests);
  * - `POST /__control/rate-limit` `{requests, perMs}` sets the limit (buckets reset),
  *   `DELETE /__control/rate-limit` removes it.
  *
@@ -72,7 +82,12 @@ export interface WbRateLimit {
 export interface WbFault {
   /** Feed path (`/api/v1/supplier/orders`), `/ping`, or `*` for every one of them. */
   path: string;
-  status: 429 | 500;
+  /** The answer instead of the rows; 200 needs `body`. Absent only with `hold`. */
+  status?: 200 | 401 | 403 | 429 | 500;
+  /** With status 200: `not-json` (an HTML page) or `renamed-field` (rows with `nmId` renamed `nmID`). */
+  body?: "not-json" | "renamed-field";
+  /** Hold the request until `POST /__control/faults/release`, then serve it normally. */
+  hold?: boolean;
   /** How many requests fail. */
   times: number;
   /**
@@ -147,6 +162,8 @@ interface TokenData {
 
 interface TokenEntry {
   source: WbDataset | WbDatasetOptions;
+  /** This token's page size, if not the double's. */
+  rowLimit?: number;
   data?: TokenData;
   /** Refused from now on (the seller deleted it). */
   revoked?: boolean;
@@ -176,6 +193,7 @@ class WbHttpError extends Error {
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   429: "Too Many Requests",
@@ -283,6 +301,8 @@ const controlTokenSchema = z.object({
   warehouses: z.number().int().min(1).optional(),
   /** RFC 3339 instant. */
   anchor: z.string().optional(),
+  /** Page size of this token's feeds (WB: 80,000). */
+  rowLimit: z.number().int().min(2).optional(),
 });
 
 const revokeSchema = z.object({ token: z.string().min(1) });
@@ -293,15 +313,22 @@ const rowPatchSchema = z.object({
   /** Index in the feed as served (by `lastChangeDate`); default: the last row. */
   index: z.number().int().min(0).optional(),
   set: z.record(z.string(), z.unknown()),
+  /** Add a copy of the row with `set` applied, instead of changing the row. */
+  copy: z.boolean().optional(),
 });
 
-const faultSchema = z.object({
-  path: z.string().min(1),
-  status: z.union([z.literal(429), z.literal(500)]),
-  times: z.number().int().min(1),
-  after: z.number().int().min(0).optional(),
-  retryAfterSeconds: z.number().int().min(0).optional(),
-});
+const faultSchema = z
+  .object({
+    path: z.string().min(1),
+    status: z.union([z.literal(200), z.literal(401), z.literal(403), z.literal(429), z.literal(500)]).optional(),
+    body: z.enum(["not-json", "renamed-field"]).optional(),
+    hold: z.boolean().optional(),
+    times: z.number().int().min(1),
+    after: z.number().int().min(0).optional(),
+    retryAfterSeconds: z.number().int().min(0).optional(),
+  })
+  .refine((f) => (f.hold === true) !== (f.status !== undefined), "give either status or hold: true")
+  .refine((f) => (f.status === 200) === (f.body !== undefined), "status 200 needs a body, and only 200 takes one");
 
 const rateLimitSchema = z.object({
   requests: z.number().int().min(1),
@@ -353,6 +380,14 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
   let rateLimit = options.rateLimit;
   const buckets = new Map<string, Bucket>();
   let faults: ActiveFault[] = [];
+  /** Requests held by a `hold` fault: each resolves to let its request go on. */
+  let held: Array<() => void> = [];
+  const releaseHeld = (): number => {
+    const released = held.length;
+    for (const release of held) release();
+    held = [];
+    return released;
+  };
   let stats: WbRequestStats = { requests: 0, byPath: {} };
 
   const load = (entry: TokenEntry): TokenData => {
@@ -380,8 +415,11 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     faults.push({ ...fault, passLeft: fault.after ?? 0 });
   };
 
-  /** Throws the injected failure due for this request, if any. */
-  const applyFaults = (path: string): void => {
+  /**
+   * Applies the injected fault due for this request, if any: throws its failure, waits while it
+   * holds the request, or returns the malformed body a 200 must carry instead of the rows.
+   */
+  const applyFaults = async (path: string): Promise<WbFault["body"]> => {
     for (const fault of faults) {
       if (fault.path !== path && fault.path !== "*") continue;
       if (fault.passLeft > 0) {
@@ -390,6 +428,14 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       }
       fault.times--;
       faults = faults.filter((f) => f.times > 0);
+      if (fault.hold) {
+        await new Promise<void>((resolve) => held.push(resolve));
+        return undefined;
+      }
+      if (fault.status === 200) return fault.body;
+      if (fault.status === 401 || fault.status === 403) {
+        throw new WbHttpError(fault.status, fault.status === 401 ? "unauthorized" : "forbidden", "injected fault", "s2s-api-auth-stat");
+      }
       if (fault.status === 429) {
         const retry = fault.retryAfterSeconds ?? 1;
         throw new WbHttpError(429, "too many requests", "Limited by injected fault", "s2s-api-auth-stat", {
@@ -401,6 +447,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       }
       throw new WbHttpError(500, "internal server error", "injected fault", "api-statistics");
     }
+    return undefined;
   };
 
   /** Takes a token from the bucket or throws 429; returns headers for a success. */
@@ -465,17 +512,17 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
   };
 
   /** `GET /ping`: WB's connectivity check, answered with the current Moscow time like WB's `TS`. */
-  const servePing = (req: IncomingMessage, res: ServerResponse): void => {
+  const servePing = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { token } = authenticate(req, PING);
-    applyFaults(PING);
+    await applyFaults(PING);
     const limitHeaders = applyRateLimit(`${token} ${PING}`);
     send(res, 200, JSON.stringify({ TS: `${toWbDateTime(Date.now())}+03:00`, Status: "OK" }), limitHeaders);
   };
 
-  const serveFeed = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+  const serveFeed = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const path = url.pathname as WbStatisticsPath;
     const { token, entry } = authenticate(req, path);
-    applyFaults(path);
+    const malformed = await applyFaults(path);
     const limitHeaders = applyRateLimit(`${token} ${path}`);
 
     const dateFromText = url.searchParams.get("dateFrom");
@@ -492,13 +539,18 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     }
 
     const data = load(entry);
+    const limit = entry.rowLimit ?? rowLimit;
     let rows: readonly object[];
     if (path === "/api/v1/supplier/stocks") {
-      rows = page(data.stocks, dateFrom.ms, rowLimit);
+      rows = page(data.stocks, dateFrom.ms, limit);
     } else {
       const source = (path === "/api/v1/supplier/orders" ? data.orders : data.sales) as Feed<WbOrder | WbSale>;
-      rows = flagText === "1" ? source.rows.filter((row) => row.date.startsWith(dateFrom.day)) : page(source, dateFrom.ms, rowLimit);
+      rows = flagText === "1" ? source.rows.filter((row) => row.date.startsWith(dateFrom.day)) : page(source, dateFrom.ms, limit);
     }
+    if (malformed === "not-json") {
+      return send(res, 200, "<html><body><h1>502 Bad Gateway</h1></body></html>", { ...limitHeaders, "Content-Type": "text/html" });
+    }
+    if (malformed === "renamed-field") rows = rows.map(({ nmId, ...rest }: { nmId?: unknown }) => ({ ...rest, nmID: nmId }));
     send(res, 200, JSON.stringify(rows), limitHeaders);
   };
 
@@ -510,11 +562,22 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       return send(res, 200, JSON.stringify(stats));
     }
     if (route === "POST /__control/tokens") {
-      const { token: given, anchor, categories, expiresAt, readOnly, ...rest } = parseBody(controlTokenSchema, await readJson(req));
+      const {
+        token: given,
+        anchor,
+        categories,
+        expiresAt,
+        readOnly,
+        rowLimit: tokenRowLimit,
+        ...rest
+      } = parseBody(controlTokenSchema, await readJson(req));
       const anchorDate = controlDate("anchor", anchor);
       const expiry = controlDate("expiresAt", expiresAt);
       const token = given ?? issueWbToken({ categories, expiresAt: expiry, readOnly });
-      tokens.set(token, { source: { ...rest, ...(anchorDate ? { anchor: anchorDate } : {}) } });
+      tokens.set(token, {
+        source: { ...rest, ...(anchorDate ? { anchor: anchorDate } : {}) },
+        ...(tokenRowLimit === undefined ? {} : { rowLimit: tokenRowLimit }),
+      });
       return send(res, 201, JSON.stringify({ token }));
     }
     if (route === "POST /__control/tokens/revoke") {
@@ -523,7 +586,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       return send(res, 200, JSON.stringify({ revoked: true }));
     }
     if (route === "POST /__control/rows") {
-      const { token, feed: name, index, set } = parseBody(rowPatchSchema, await readJson(req));
+      const { token, feed: name, index, set, copy } = parseBody(rowPatchSchema, await readJson(req));
       const entry = tokens.get(token);
       if (entry === undefined) throw new WbHttpError(404, "not found", "unknown token", "wb-double-control");
       const data = load(entry);
@@ -531,19 +594,23 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       const at = index ?? rows.length - 1;
       const row = rows[at];
       if (row === undefined) throw new WbHttpError(400, "bad request", `index: ${name} has ${rows.length} rows`, "wb-double-control");
-      Object.assign(row, set);
+      const changed = copy ? { ...row, ...set } : Object.assign(row, set);
+      if (copy) (data.dataset[name] as object[]).push(changed);
       // The row objects are the data set's own: re-sort the feed, since `lastChangeDate` may have changed.
       if (name === "orders") data.orders = feed(data.dataset.orders);
       else if (name === "sales") data.sales = feed(data.dataset.sales);
       else data.stocks = feed(data.dataset.stocks);
-      return send(res, 200, JSON.stringify({ row }));
+      return send(res, 200, JSON.stringify({ row: changed }));
     }
     if (route === "POST /__control/faults") {
       injectFault(parseBody(faultSchema, await readJson(req)));
       return send(res, 201, JSON.stringify({ faults: faults.length }));
     }
+    if (route === "GET /__control/faults") return send(res, 200, JSON.stringify({ faults: faults.length, held: held.length }));
+    if (route === "POST /__control/faults/release") return send(res, 200, JSON.stringify({ released: releaseHeld() }));
     if (route === "DELETE /__control/faults") {
       faults = [];
+      releaseHeld();
       return send(res, 200, JSON.stringify({ faults: 0 }));
     }
     if (route === "POST /__control/rate-limit") {
@@ -571,7 +638,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     if (!(FEEDS as readonly string[]).includes(path)) {
       throw new WbHttpError(404, "not found", `no route ${path}`, "api-statistics");
     }
-    serveFeed(req, res, url);
+    await serveFeed(req, res, url);
   };
 
   const server = createServer((req, res) => {
@@ -607,12 +674,14 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     injectFault,
     clearFaults: () => {
       faults = [];
+      releaseHeld();
     },
     setRateLimit: (next) => {
       rateLimit = next;
       buckets.clear();
     },
     close() {
+      releaseHeld();
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

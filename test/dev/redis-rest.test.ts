@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis, type RedisConfigNodejs } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisRestHandle, startRedisRest, stripUpstashScriptFlags } from "../../dev/redis-rest";
 
 const TOKEN = "test-token-redis-rest";
@@ -186,11 +186,17 @@ describe("@upstash/redis commands", () => {
   it("blocking commands do not stall other requests", async () => {
     const redis = client();
     const p = ns();
-    const started = Date.now();
-    const blocked = post("/", ["BLPOP", `${p}empty`, "1"]);
+    let unblocked = false;
+    // Blocks for up to 30 s unless a push arrives: a stalled endpoint would answer the SET only after it.
+    const blocked = post("/", ["BLPOP", `${p}list`, "30"]).then((answer) => {
+      unblocked = true;
+      return answer;
+    });
     expect(await redis.set(`${p}k`, "v")).toBe("OK");
-    expect(Date.now() - started).toBeLessThan(700);
-    expect(await blocked).toEqual({ status: 200, body: { result: null } });
+    expect(unblocked).toBe(false);
+    // The push that ends the wait goes through while BLPOP still holds its connection.
+    expect(await redis.lpush(`${p}list`, "item")).toBeGreaterThanOrEqual(0);
+    expect(await blocked).toEqual({ status: 200, body: { result: [`${p}list`, "item"] } });
   });
 });
 
@@ -377,28 +383,61 @@ describe("@upstash/ratelimit", () => {
     expect(await fast.limit("a")).toMatchObject({ success: true, remaining: 0 });
     expect(await fast.limit("a")).toMatchObject({ success: false });
 
-    // A second endpoint on the same Redis (engine "external") that answers after 400 ms.
-    const slowRest = await startRedisRest({ token: TOKEN, redisUrl: rest.redisUrl, latencyMs: 400 });
+    // A second endpoint on the same Redis (engine "external") that answers after 2 s.
+    const slowRest = await startRedisRest({ token: TOKEN, redisUrl: rest.redisUrl, latencyMs: 2_000 });
     try {
       expect(slowRest.engine).toBe("external");
+      const prefix = `rl:${randomUUID()}`;
       const slow = new Ratelimit({
         redis: new Redis({ url: slowRest.url, token: TOKEN, enableTelemetry: false, retry: false }),
         limiter: Ratelimit.fixedWindow(1, "1 h"),
-        prefix: `rl:${randomUUID()}`,
+        prefix,
         timeout: 50,
         ephemeralCache: false,
       });
-      const started = Date.now();
       const r = await slow.limit("b");
+      // `timeout` is the library's answer when its timer won the race against Redis's answer.
       expect(r).toMatchObject({ success: true, reason: "timeout" });
-      expect(Date.now() - started).toBeLessThan(350);
-      await new Promise((resolve) => setTimeout(resolve, 600)); // let the late request finish
+      // The endpoint delays before running the command: the limiter's window is not counted yet …
+      expect(await client().keys(`${prefix}*`)).toEqual([]);
       expect(slowRest.stats().requests).toBeGreaterThanOrEqual(1);
+      // … and is once the late request has run.
+      await expect.poll(async () => (await client().keys(`${prefix}*`)).length, { timeout: 10_000 }).toBe(1);
     } finally {
       await slowRest.close();
     }
     // Closing an external-engine endpoint leaves that Redis running.
     expect(await client().ping()).toBe("PONG");
+  });
+});
+
+describe("POST /__control/latency", () => {
+  const control = (method: string, body?: unknown) =>
+    fetch(`${rest.url}/__control/latency`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+
+  afterEach(async () => {
+    await control("DELETE");
+  });
+
+  it("makes every answer late until DELETE restores the start option; refuses a bad value; is not counted", async () => {
+    rest.resetStats();
+    expect(await (await control("POST", { ms: 300 })).json()).toEqual({ latencyMs: 300 });
+    expect(await (await control("GET")).json()).toEqual({ latencyMs: 300 });
+    const limiter = (timeout: number) =>
+      new Ratelimit({
+        redis: client({ retry: false }),
+        limiter: Ratelimit.fixedWindow(5, "1 h"),
+        prefix: `rl:${randomUUID()}`,
+        timeout,
+        ephemeralCache: false,
+      });
+    // Late: a limiter that waits 20 ms lets the request through unanswered; one that waits 10 s gets Redis's answer.
+    expect(await limiter(20).limit("a")).toMatchObject({ success: true, reason: "timeout" });
+    expect((await limiter(10_000).limit("a")).reason).toBeUndefined();
+    expect(await (await control("DELETE")).json()).toEqual({ latencyMs: 0 });
+    expect((await limiter(2_000).limit("a")).reason).toBeUndefined();
+    for (const bad of [{ ms: -1 }, { ms: "slow" }, {}]) expect((await control("POST", bad)).status, JSON.stringify(bad)).toBe(400);
+    expect(rest.stats().byPath["/__control"]).toBeUndefined();
   });
 });
 

@@ -2,13 +2,13 @@
  * The jobs route group and the job machinery: QStash signature checks, the failure callback and
  * dead letters, the sync admin API's auth, the lease fence, the cron handler and the reaper.
  */
-import { and, eq, like, sql } from "drizzle-orm";
+import { and, eq, inArray, like, notInArray, or, sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { jobs } from "../../src/core/db/schema";
 import { isLeaseLost, leaseCheck } from "../../src/jobs/ledger";
 import { jobs as jobsGroup } from "../../src/routes/jobs";
 import { addMember, api, createTenant, db, problem, registerWbToken, testEnv, waitForJob } from "./helpers";
-import { failureCallbackUrl, getJob, insertJob, publicJobUrl, runCron, signQStash, waitForJobStatus } from "./sync-support";
+import { failureCallbackUrl, getJob, insertJob, publicJobUrl, runCron, signQStash, unfinishedJobs } from "./sync-support";
 
 const small = { orders: 300, products: 10, days: 14 };
 const base64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
@@ -262,7 +262,23 @@ describe("POST /api/v1/sync/wildberries and GET /api/v1/sync/status", () => {
 });
 
 describe("scheduled handler", () => {
-  const createdJobs: string[] = [];
+  /** Orgs whose jobs the cron tests own: they must all be finished when the tests end. */
+  const ownOrgs: string[] = [];
+  const slotOf = (slot: string) => like(jobs.dedupId, `%:${slot}`);
+
+  /**
+   * Ends every job of `slot` that belongs to an org of another test file (the cron queues one per
+   * connected org in the shared database): it was never published (QStash was down for the cron),
+   * so nothing delivers it, and no sync of another test runs because of this one.
+   */
+  async function cancelOthers(slot: string): Promise<number> {
+    const cancelled = await db()
+      .update(jobs)
+      .set({ status: "dead", finishedAt: sql`now()`, leaseUntil: null, lastError: "cancelled by jobs.test.ts (cron test slot)" })
+      .where(and(slotOf(slot), notInArray(jobs.orgId, ownOrgs), inArray(jobs.status, ["queued", "running", "failed"])))
+      .returning({ id: jobs.id });
+    return cancelled.length;
+  }
 
   it("declares the crons of wrangler's [env.jobs.triggers] and ignores an unknown one", async () => {
     expect(Object.keys(jobsGroup.crons)).toEqual(["*/30 * * * *", "* * * * *", "0 * * * *"]);
@@ -270,44 +286,66 @@ describe("scheduled handler", () => {
   });
 
   afterAll(async () => {
-    // Let every job the crons published finish, so nothing runs into the next test file.
-    for (const id of createdJobs) await waitForJobStatus(id, "succeeded", 60_000).catch(() => undefined);
+    // Fail loudly if the cron tests left work behind: it would run into the next test file and
+    // change what it counts (Neon, Redis and WB requests).
+    const left = await unfinishedJobs(ownOrgs);
+    const stray = await db()
+      .select({ id: jobs.id, status: jobs.status })
+      .from(jobs)
+      .where(and(or(slotOf("2026-11-21T14:30Z"), slotOf("2026-11-21T15:00Z")), inArray(jobs.status, ["queued", "running", "failed"])));
+    if (left.length > 0 || stray.length > 0)
+      throw new Error(`jobs.test.ts left unfinished jobs: ${JSON.stringify({ ownOrgs: left, cronSlots: stray })}`);
   });
 
-  it("enqueues one sync per org with a WB connection per 30-minute slot, however often the cron fires", async () => {
+  it("enqueues one sync per org with a WB connection per 30-minute slot, however often the cron fires; a failed publish leaves them to the relay", async () => {
     const a = await createTenant({ wbToken: await registerWbToken({ ...small, seed: 205 }) });
     const b = await createTenant({ wbToken: await registerWbToken({ ...small, seed: 206 }) });
     const unconnected = await createTenant();
+    // Stands for the connected orgs other test files leave in the shared database.
+    const bystander = await createTenant({ wbToken: await registerWbToken({ ...small, seed: 209 }) });
+    ownOrgs.push(a.orgId, b.orgId, unconnected.orgId);
     const scheduledTime = Date.UTC(2026, 10, 21, 14, 47, 0);
-    const run = (time: number) => runCron("*/30 * * * *", time);
+    // QStash is down for the cron: its batch publish fails, the jobs stay queued and nothing runs yet.
+    const run = (time: number) => runCron("*/30 * * * *", time, { QSTASH_URL: "http://127.0.0.1:9" });
     await run(scheduledTime);
     await run(scheduledTime + 5 * 60_000);
+    expect(await cancelOthers("2026-11-21T14:30Z")).toBeGreaterThanOrEqual(1);
 
-    const slotJobs = await db().select().from(jobs).where(like(jobs.dedupId, "%:2026-11-21T14:30Z"));
-    createdJobs.push(...slotJobs.map((j) => j.id));
+    const slotJobs = await db().select().from(jobs).where(slotOf("2026-11-21T14:30Z"));
     const byOrg = (orgId: string) => slotJobs.filter((j) => j.orgId === orgId);
     expect(byOrg(a.orgId)).toHaveLength(1);
     expect(byOrg(b.orgId)).toHaveLength(1);
     expect(byOrg(unconnected.orgId)).toHaveLength(0);
     expect(byOrg(a.orgId)[0]?.dedupId).toBe(`wb-sync:${a.orgId}:2026-11-21T14:30Z`);
+    for (const job of [...byOrg(a.orgId), ...byOrg(b.orgId)]) expect(job).toMatchObject({ status: "queued", qstashMessageId: null });
 
-    await waitForJob(byOrg(a.orgId)[0]?.id as string, 60_000);
-    await waitForJob(byOrg(b.orgId)[0]?.id as string, 60_000);
+    // Their publish deadline passes; the relay (the reaper) publishes them, and they run.
+    const own = [byOrg(a.orgId)[0]?.id as string, byOrg(b.orgId)[0]?.id as string];
+    await db().update(jobs).set({ leaseUntil: sql`now() - interval '1 second'` }).where(inArray(jobs.id, own));
+    await runCron("* * * * *", Date.now());
+    for (const id of own) expect((await waitForJob(id, 60_000)).status).toBe("succeeded");
+    // The other org's job of the slot never ran.
+    expect(byOrg(bystander.orgId)).toHaveLength(1);
+    expect(await getJob(byOrg(bystander.orgId)[0]?.id as string)).toMatchObject({ status: "dead", attempts: 0 });
 
-    // Next slot, previous jobs done: one new job each.
+    // Next slot, previous jobs done: one new job each. This test only counts them: it ends them itself.
     await run(scheduledTime + 30 * 60_000);
+    await cancelOthers("2026-11-21T15:00Z");
     const next = await db()
       .select()
       .from(jobs)
-      .where(and(eq(jobs.orgId, a.orgId), like(jobs.dedupId, "%:2026-11-21T15:00Z")));
+      .where(and(eq(jobs.orgId, a.orgId), slotOf("2026-11-21T15:00Z")));
     expect(next).toHaveLength(1);
-    const nextSlot = await db().select({ id: jobs.id }).from(jobs).where(like(jobs.dedupId, "%:2026-11-21T15:00Z"));
-    createdJobs.push(...nextSlot.map((j) => j.id));
+    await db()
+      .update(jobs)
+      .set({ status: "dead", finishedAt: sql`now()`, leaseUntil: null, lastError: "cancelled by jobs.test.ts (counted only)" })
+      .where(and(slotOf("2026-11-21T15:00Z"), inArray(jobs.status, ["queued", "running", "failed"])));
   });
 
   it("reaper: re-publishes a queued job whose publish was lost and a running job whose lease expired", async () => {
     const lost = await createTenant({ wbToken: await registerWbToken({ ...small, seed: 207 }) });
     const crashed = await createTenant({ wbToken: await registerWbToken({ ...small, seed: 208 }) });
+    ownOrgs.push(lost.orgId, crashed.orgId);
     const lostJob = await insertJob(lost.orgId, { status: "queued", leaseSecondsFromNow: -1 });
     const crashedJob = await insertJob(crashed.orgId, { status: "running", leaseSecondsFromNow: -1 });
     await db().update(jobs).set({ attempts: 1, startedAt: sql`now()` }).where(eq(jobs.id, crashedJob));

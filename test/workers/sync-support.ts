@@ -4,14 +4,14 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Redis } from "@upstash/redis/cloudflare";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { jobs, syncState } from "../../src/core/db/schema";
 import type { Env } from "../../src/core/env";
 import { createQueue } from "../../src/core/queue";
 import { FAILURE_CALLBACK_PATH, publishRequest } from "../../src/jobs/ledger";
 import jobsWorker from "../../src/routes/jobs/worker";
-import { adapterUrl, config, db, testEnv } from "./helpers";
+import { adapterUrl, config, db, envWith, testEnv } from "./helpers";
 
 /** Rows of a feed of the double, fetched with its own paging (inclusive boundary, dedupe by WB key). */
 export async function readWbFeed(token: string, feed: "orders" | "sales" | "stocks"): Promise<Map<string, Record<string, unknown>>> {
@@ -34,8 +34,17 @@ export async function readWbFeed(token: string, feed: "orders" | "sales" | "stoc
   throw new Error("WB double paging did not end");
 }
 
-/** Injects a fault into the WB double (`POST /__control/faults`). */
-export async function injectWbFault(fault: { path: string; status: 429 | 500; times: number; after?: number; retryAfterSeconds?: number }) {
+/**
+ * Injects a fault into the WB double (`POST /__control/faults`): a status (401/403/429/500, or 200
+ * with a `body` WB did not document), or `hold` (the request waits for {@link releaseWbRequests}).
+ */
+export async function injectWbFault(
+  fault: { path: string; times: number; after?: number; retryAfterSeconds?: number } & (
+    | { status: 401 | 403 | 429 | 500 }
+    | { status: 200; body: "not-json" | "renamed-field" }
+    | { hold: true }
+  ),
+) {
   const res = await fetch(`${adapterUrl("wb")}/__control/faults`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
@@ -44,9 +53,73 @@ export async function injectWbFault(fault: { path: string; status: 429 | 500; ti
   if (!res.ok) throw new Error(`fault refused: ${res.status} ${await res.text()}`);
 }
 
-/** Clears every injected fault. */
+/** Clears every injected fault (and lets held requests go on). */
 export async function clearWbFaults() {
   await fetch(`${adapterUrl("wb")}/__control/faults`, { method: "DELETE" });
+}
+
+/** How many requests a `hold` fault of the WB double is holding now. */
+export async function heldWbRequests(): Promise<number> {
+  return ((await (await fetch(`${adapterUrl("wb")}/__control/faults`)).json()) as { held: number }).held;
+}
+
+/** Lets every held WB request go on; @returns how many. */
+export async function releaseWbRequests(): Promise<number> {
+  return ((await (await fetch(`${adapterUrl("wb")}/__control/faults/release`, { method: "POST" })).json()) as { released: number })
+    .released;
+}
+
+/** Changes one row of a WB token's feed, or with `copy` adds a changed copy of it (`POST /__control/rows`). */
+export async function changeWbRow(change: {
+  token: string;
+  feed: "orders" | "sales" | "stocks";
+  index?: number;
+  set: Record<string, unknown>;
+  copy?: boolean;
+}): Promise<Record<string, unknown>> {
+  const res = await fetch(`${adapterUrl("wb")}/__control/rows`, { method: "POST", body: JSON.stringify(change) });
+  if (!res.ok) throw new Error(`WB double refused the row change: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { row: Record<string, unknown> }).row;
+}
+
+/**
+ * Has the WB double issue a token whose feeds page by `rowLimit` rows (WB's 80,000) instead of the
+ * test stack's 5,000; the data set as in `registerWbToken`.
+ */
+export async function registerWbTokenWithPages(options: {
+  rowLimit: number;
+  seed: number;
+  orders: number;
+  products: number;
+  days: number;
+}) {
+  const res = await fetch(`${adapterUrl("wb")}/__control/tokens`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(options),
+  });
+  if (!res.ok) throw new Error(`WB double refused the token: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/**
+ * Makes the Neon adapter fail (HTTP 503, before Postgres) every `everyNth`-th request whose SQL
+ * contains `match` (`POST /__control/faults`), as a lost connection would.
+ */
+export async function injectNeonFault(fault: { match: string; everyNth?: number }) {
+  const res = await fetch(`${adapterUrl("neon")}/__control/faults`, { method: "POST", body: JSON.stringify(fault) });
+  if (!res.ok) throw new Error(`Neon adapter refused the fault: ${res.status} ${await res.text()}`);
+}
+
+/** Clears the Neon adapter's faults. */
+export async function clearNeonFaults() {
+  await fetch(`${adapterUrl("neon")}/__control/faults`, { method: "DELETE" });
+}
+
+/** Sets the Redis REST endpoint's delay before each answer (`POST /__control/latency`); `0` for none. */
+export async function setRedisLatency(ms: number) {
+  const res = await fetch(`${adapterUrl("redis")}/__control/latency`, { method: ms > 0 ? "POST" : "DELETE", body: JSON.stringify({ ms }) });
+  if (!res.ok) throw new Error(`Redis endpoint refused the latency: ${res.status} ${await res.text()}`);
 }
 
 const base64url = (bytes: ArrayBuffer) =>
@@ -180,11 +253,61 @@ export async function syncStates(orgId: string) {
   return Object.fromEntries(rows.map((r) => [r.dataset, r]));
 }
 
-/** Runs the jobs Worker's `scheduled` handler for `cron` and waits for everything it started. */
-export async function runCron(cron: string, scheduledTime: number) {
+/**
+ * Runs the jobs Worker's `scheduled` handler for `cron` (with the test env plus `overrides`, e.g. an
+ * unreachable `QSTASH_URL`) and waits for everything it started.
+ */
+export async function runCron(cron: string, scheduledTime: number, overrides: Record<string, string> = {}) {
   const { scheduled } = jobsWorker;
   if (!scheduled) throw new Error("the jobs Worker has no scheduled handler");
   const ctx = createExecutionContext();
-  await scheduled(createScheduledController({ cron, scheduledTime }), testEnv as unknown as Env, ctx);
+  await scheduled(createScheduledController({ cron, scheduledTime }), envWith(overrides) as unknown as Env, ctx);
   await waitOnExecutionContext(ctx);
+}
+
+/** Unfinished jobs (`queued`, `running`, `failed`) of `orgIds`: what a test file must not leave behind. */
+export async function unfinishedJobs(orgIds: readonly string[]) {
+  if (orgIds.length === 0) return [];
+  return db()
+    .select({ id: jobs.id, orgId: jobs.orgId, kind: jobs.kind, status: jobs.status, lastError: jobs.lastError })
+    .from(jobs)
+    .where(and(inArray(jobs.orgId, [...orgIds]), inArray(jobs.status, ["queued", "running", "failed"])));
+}
+
+/**
+ * Rows of the rollup (`daily_product_stats`) of `orgId` that differ from an independent aggregate
+ * over its `orders` and `sales` (both directions); 0 when the rollup is right.
+ */
+export async function rollupMismatches(orgId: string): Promise<number> {
+  const result = await db().execute<{ n: string }>(sql`
+    with o as (
+      select to_char(date at time zone 'Europe/Moscow', 'YYYY-MM-DD') as day, nm_id,
+        count(*) as orders_count, sum(price_with_disc) as orders_amount,
+        count(*) filter (where is_cancel) as cancellations_count,
+        coalesce(sum(price_with_disc) filter (where is_cancel), 0) as cancellations_amount
+      from orders where org_id = ${orgId} group by 1, 2
+    ), s as (
+      select to_char(date at time zone 'Europe/Moscow', 'YYYY-MM-DD') as day, nm_id,
+        count(*) filter (where sale_id like 'S%') as buyouts_count,
+        coalesce(sum(price_with_disc) filter (where sale_id like 'S%'), 0) as buyouts_amount,
+        count(*) filter (where sale_id like 'R%') as returns_count,
+        coalesce(sum(abs(price_with_disc)) filter (where sale_id like 'R%'), 0) as returns_amount,
+        coalesce(sum(abs(for_pay)) filter (where sale_id like 'S%'), 0) - coalesce(sum(abs(for_pay)) filter (where sale_id like 'R%'), 0) as payout
+      from sales where org_id = ${orgId} and (sale_id like 'S%' or sale_id like 'R%') group by 1, 2
+    ), expected as (
+      select coalesce(o.day, s.day) as day, coalesce(o.nm_id, s.nm_id) as nm_id,
+        coalesce(o.orders_count, 0)::bigint as orders_count, coalesce(o.orders_amount, 0)::numeric as orders_amount,
+        coalesce(o.cancellations_count, 0)::bigint as cancellations_count, coalesce(o.cancellations_amount, 0)::numeric as cancellations_amount,
+        coalesce(s.buyouts_count, 0)::bigint as buyouts_count, coalesce(s.buyouts_amount, 0)::numeric as buyouts_amount,
+        coalesce(s.returns_count, 0)::bigint as returns_count, coalesce(s.returns_amount, 0)::numeric as returns_amount,
+        coalesce(s.payout, 0)::numeric as payout
+      from o full outer join s on o.day = s.day and o.nm_id = s.nm_id
+    ), actual as (
+      select day::text, nm_id, orders_count::bigint, orders_amount::numeric, cancellations_count::bigint, cancellations_amount::numeric,
+        buyouts_count::bigint, buyouts_amount::numeric, returns_count::bigint, returns_amount::numeric, payout::numeric
+      from daily_product_stats where org_id = ${orgId}
+    )
+    select ((select count(*) from (select * from expected except select * from actual) a)
+      + (select count(*) from (select * from actual except select * from expected) b))::text as n`);
+  return Number(result.rows[0]?.n);
 }
