@@ -77,3 +77,11 @@ export function timingSafeEqual(a: string, b: string): boolean {
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
 }
+
+/**
+ * The keys a stored secret may be encrypted with, newest first: `ENCRYPTION_KEY`, then, during a
+ * key rotation, `ENCRYPTION_KEY_PREVIOUS` (for {@link decryptSecretWithKeys}).
+ */
+export function encryptionKeys(config: { ENCRYPTION_KEY: string; ENCRYPTION_KEY_PREVIOUS?: string | undefined }): string[] {
+  return config.ENCRYPTION_KEY_PREVIOUS ? [config.ENCRYPTION_KEY, config.ENCRYPTION_KEY_PREVIOUS] : [config.ENCRYPTION_KEY];
+}

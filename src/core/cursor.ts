@@ -4,11 +4,12 @@
  * — as fast at any depth as on the first page, and stable while new rows arrive (they sort before
  * the cursor and never shift a page).
  *
- * A cursor that does not decode to `[RFC 3339 time, id]` is a client error: the query schema
+ * A cursor that does not decode to `[a real time, id]` is a client error: the query schema
  * ({@link cursorParam}) turns it into a 400 problem with the field named, before any query.
  */
 import { z } from "@hono/zod-openapi";
 import { fromBase64Url, toBase64Url } from "./crypto";
+import { isUuid } from "./validation";
 
 /**
  * A decoded cursor: the last row's sort time as Postgres wrote it (`2026-12-01 10:00:00.123456+00`,
@@ -19,8 +20,34 @@ export interface KeysetCursor {
   id: string;
 }
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
-const payload = z.tuple([z.string().regex(TIMESTAMP), z.string().min(1).max(100)]);
+const TIME_PARTS = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/;
+
+/**
+ * True when `text` is a time Postgres accepts as `timestamptz`: the shape above, and a real
+ * calendar day and time with an offset within ±15:59 — a forged cursor must be a 400, never a
+ * cast error of the query.
+ */
+export function isRealTime(text: string): boolean {
+  const parts = TIME_PARTS.exec(text)
+    ?.slice(1)
+    .map((p) => (p === undefined ? 0 : Number(p)));
+  if (!parts) return false;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = parts;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    year >= 1 &&
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60 &&
+    offsetHours < 16 &&
+    offsetMinutes < 60
+  );
+}
+
+const payload = z.tuple([z.string().refine(isRealTime), z.string().min(1).max(100)]);
 
 /** Encodes the last row of a page as the next page's cursor. */
 export function encodeCursor(cursor: KeysetCursor): string {
@@ -49,4 +76,9 @@ export const cursorParam = z
     }
     return cursor;
   })
+  .openapi({ type: "string", description: "`nextCursor` of the previous page (opaque)." });
+
+/** A {@link cursorParam} of a list keyed by UUID row ids (another list's cursor, or a forged id, is a 400). */
+export const uuidCursorParam = cursorParam
+  .refine((cursor) => isUuid(cursor.id), "Not a cursor of this list: pass `nextCursor` from the previous page as is.")
   .openapi({ type: "string", description: "`nextCursor` of the previous page (opaque)." });

@@ -26,9 +26,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { TELEGRAM_SECRET_TOKEN_HEADER } from "../integrations/telegram/types";
 import { botCacheKey, loadBot, readCachedBot, secretTokenMatches } from "../telegram/bots";
 import { MAX_WEBHOOK_BODY_BYTES } from "../webhooks/delivery";
-import { databaseFailure } from "../webhooks/ingest";
 import { integrationCacheKey } from "../webhooks/integration-cache";
-import { isIntegrationId, readWebhookBody, verifyDelivery } from "../webhooks/verify-delivery";
+import { readWebhookBody, verifyDelivery } from "../webhooks/verify-delivery";
 import type { AccessPolicy } from "./access";
 import { apiKeyCacheKey, apiKeyHash, lookupApiKey, readCachedApiKey } from "./auth/api-keys";
 import { parseBearer } from "./auth/bearer";
@@ -37,10 +36,12 @@ import { currentMembership } from "./auth/membership";
 import { cacheKeySuffix, cacheLookup, cacheStore, normalizeQuery } from "./cache";
 import type { AppEnv, Services } from "./context";
 import { timingSafeEqual } from "./crypto";
+import { databaseFailure } from "./db/errors";
 import { ApiError } from "./errors";
 import { verifyQStashDelivery } from "./queue";
 import { assertWithinLimit, checkRateLimit, groupPolicy, type RateLimitDefaults, type RateLimitOutcome } from "./rate-limit";
 import { moscowDay } from "./time";
+import { isUuid } from "./validation";
 
 /** A route's rate limit: a policy of its group, and whether a Redis outage refuses (503) in production. */
 export interface RateLimitSpec {
@@ -193,7 +194,7 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
       // One tick, one Redis request: the IP's failures and the cached integration.
       const [failed, cached] = await Promise.all([
         readFailures(services, failures),
-        isIntegrationId(integrationId) ? pipelinedGet(services, integrationCacheKey(integrationId)).catch(() => undefined) : undefined,
+        isUuid(integrationId) ? pipelinedGet(services, integrationCacheKey(integrationId)).catch(() => undefined) : undefined,
       ]);
       refuseOverFailureLimit(services, failed);
       const input = {
@@ -226,11 +227,11 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
       // One tick, one Redis request: the IP's failures and the cached bot.
       const [failed, cached] = await Promise.all([
         readFailures(services, failures),
-        isIntegrationId(botId) ? pipelinedGet(services, botCacheKey(botId)).catch(() => undefined) : undefined,
+        isUuid(botId) ? pipelinedGet(services, botCacheKey(botId)).catch(() => undefined) : undefined,
       ]);
       refuseOverFailureLimit(services, failed);
-      let bot = isIntegrationId(botId) ? readCachedBot(cached) : null;
-      if (bot === undefined && isIntegrationId(botId)) {
+      let bot = isUuid(botId) ? readCachedBot(cached) : null;
+      if (bot === undefined && isUuid(botId)) {
         bot = await loadBot(services.db, redis, botId, waitUntil).catch((err: unknown) => {
           throw databaseFailure(err);
         });

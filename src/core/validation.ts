@@ -44,3 +44,8 @@ export function validationHook(
     throw validationError(result.target, [{ path, message: "Must not contain the NUL character (U+0000)" }]);
   }
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a UUID in its text form (RFC 9562), as Postgres' `uuid` accepts it: checked before a lookup by id. */
+export const isUuid = (text: string | undefined): text is string => text !== undefined && UUID.test(text);

@@ -28,7 +28,7 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import { and, eq } from "drizzle-orm";
 import type { Services } from "../core/context";
-import { decryptSecretWithKeys, encryptSecret, toBase64Url } from "../core/crypto";
+import { decryptSecretWithKeys, encryptionKeys, encryptSecret, toBase64Url } from "../core/crypto";
 import { crmIntegrations } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
 import { ApiError } from "../core/errors";
@@ -291,7 +291,7 @@ export async function kommoConnection(
 ): Promise<KommoConnection> {
   const { config, db } = services;
   const oauth = kommoOAuthClient(config);
-  const keys = [config.ENCRYPTION_KEY, ...(config.ENCRYPTION_KEY_PREVIOUS ? [config.ENCRYPTION_KEY_PREVIOUS] : [])];
+  const keys = encryptionKeys(config);
   const row = await readTokensRow(services, integrationId);
   if (!row.accessTokenCiphertext || !row.refreshTokenCiphertext) {
     throw new KommoNotConnectedError(`Kommo integration not connected (no OAuth tokens): ${integrationId}`);

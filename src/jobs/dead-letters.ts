@@ -13,6 +13,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../core/db/client";
 import { deadLetters, jobs } from "../core/db/schema";
+import { isUuid } from "../core/validation";
 import { type JobKind, jobPaths, PUBLISH_GRACE_SECONDS, secondsFromNow } from "./ledger";
 
 /** What a failure callback says, decoded. */
@@ -37,7 +38,6 @@ export interface LandedDeadLetter {
 }
 
 const MAX_RESPONSE_CHARS = 2000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `text` as Postgres `text` can store it: U+0000 (which it refuses) becomes U+FFFD. */
 const storableText = (text: string) => text.replaceAll("\u0000", "\uFFFD");
@@ -91,7 +91,7 @@ export async function landDeadLetter(db: Database, report: FailureReport): Promi
     // Not JSON: kept as raw text.
   }
   const candidate = (payload as { jobId?: unknown } | null)?.jobId;
-  const jobId = typeof candidate === "string" && UUID.test(candidate) ? candidate : null;
+  const jobId = typeof candidate === "string" && isUuid(candidate) ? candidate : null;
   // The destination's answer may be binary: NUL bytes must not make the callback fail for ever.
   const response = storableText(decodeBase64Text(report.body).slice(0, MAX_RESPONSE_CHARS));
   const error = report.error === undefined ? undefined : storableText(report.error);

@@ -29,7 +29,7 @@
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { invalidateOrgCache } from "../core/cache";
-import { decryptSecretWithKeys, encryptSecret } from "../core/crypto";
+import { decryptSecretWithKeys, encryptionKeys, encryptSecret } from "../core/crypto";
 import type { Database } from "../core/db/client";
 import { syncState, type WbDataset, wbConnections, wbDatasets } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
@@ -262,8 +262,7 @@ async function clientFor(services: WbSyncServices, orgId: string): Promise<WbSta
       throw new WbSyncError(undefined, err, step);
     });
   if (!connection) throw new WbSyncError(undefined, new WbNotConnectedError());
-  const { ENCRYPTION_KEY, ENCRYPTION_KEY_PREVIOUS } = services.config;
-  const keys = ENCRYPTION_KEY_PREVIOUS ? [ENCRYPTION_KEY, ENCRYPTION_KEY_PREVIOUS] : [ENCRYPTION_KEY];
+  const keys = encryptionKeys(services.config);
   const { plaintext: token, keyIndex } = await decryptSecretWithKeys(connection.tokenCiphertext, keys).catch(() => {
     throw new WbSyncError(
       undefined,
@@ -272,7 +271,7 @@ async function clientFor(services: WbSyncServices, orgId: string): Promise<WbSta
   });
   if (keyIndex > 0) {
     // Made with the previous key: re-encrypt with the current one, so the old key can be retired.
-    const tokenCiphertext = await encryptSecret(token, ENCRYPTION_KEY);
+    const tokenCiphertext = await encryptSecret(token, services.config.ENCRYPTION_KEY);
     await services.db
       .update(wbConnections)
       .set({ tokenCiphertext, updatedAt: new Date() })

@@ -16,7 +16,8 @@
  */
 import { and, eq, isNull } from "drizzle-orm";
 import { Api } from "grammy/web";
-import { decryptSecretWithKeys, encryptSecret, sha256Hex, timingSafeEqual, toBase64Url } from "../core/crypto";
+import { loadCachedRow, readCachedRow } from "../core/cached-row";
+import { decryptSecretWithKeys, encryptionKeys, encryptSecret, sha256Hex, timingSafeEqual, toBase64Url } from "../core/crypto";
 import type { Database } from "../core/db/client";
 import { type BotPurpose, telegramBots } from "../core/db/schema";
 import type { AppConfig } from "../core/env";
@@ -39,7 +40,6 @@ export interface CachedBot extends TelegramBotRef {
 /** Seconds a known bot is cached; an unknown id is remembered {@link UNKNOWN_BOT_SECONDS}. */
 export const BOT_CACHE_SECONDS = 60;
 export const UNKNOWN_BOT_SECONDS = 300;
-const UNKNOWN = "unknown";
 
 /** Updates the bots receive (`allowed_updates` of `setWebhook`). */
 export const ALLOWED_UPDATES = ["message", "edited_message", "callback_query"] as const;
@@ -169,47 +169,31 @@ export async function botApi(
 ): Promise<{ api: Api; bot: typeof telegramBots.$inferSelect }> {
   const [bot] = await services.db.select().from(telegramBots).where(eq(telegramBots.id, botId));
   if (!bot) throw new Error(`no Telegram bot ${botId}`);
-  const keys = [services.config.ENCRYPTION_KEY, services.config.ENCRYPTION_KEY_PREVIOUS].filter((k): k is string => k !== undefined);
+  const keys = encryptionKeys(services.config);
   const { plaintext } = await decryptSecretWithKeys(bot.tokenCiphertext, keys);
   return { api: telegramApi(services.config, plaintext), bot };
 }
 
 /** A cached lookup: the bot, `null` for an id remembered as unknown, `undefined` when Redis has nothing usable. */
-export function readCachedBot(cached: string | null | undefined): CachedBot | null | undefined {
-  if (cached === null || cached === undefined) return undefined;
-  if (cached === UNKNOWN) return null;
-  try {
-    return JSON.parse(cached) as CachedBot;
-  } catch {
-    return undefined;
-  }
-}
+export const readCachedBot = (cached: string | null | undefined) => readCachedRow<CachedBot>(cached);
 
 /** Reads bot `id` (a UUID) from Postgres and caches the answer, found or not, in `waitUntil`. @throws the database error. */
-export async function loadBot(
-  db: Database,
-  redis: Redis,
-  id: string,
-  waitUntil: (work: Promise<unknown>) => void,
-): Promise<CachedBot | null> {
-  const [row] = await db
-    .select({
-      id: telegramBots.id,
-      orgId: telegramBots.orgId,
-      purpose: telegramBots.purpose,
-      webhookSecretHash: telegramBots.webhookSecretHash,
-      disabledAt: telegramBots.disabledAt,
-    })
-    .from(telegramBots)
-    .where(eq(telegramBots.id, id))
-    .limit(1);
-  const bot = row ?? null;
-  waitUntil(
-    redis
-      .set(botCacheKey(id), bot ? JSON.stringify(bot) : UNKNOWN, { ex: bot ? BOT_CACHE_SECONDS : UNKNOWN_BOT_SECONDS })
-      .catch(() => undefined),
-  );
-  return bot;
+export function loadBot(db: Database, redis: Redis, id: string, waitUntil: (work: Promise<unknown>) => void): Promise<CachedBot | null> {
+  const load = async () =>
+    (
+      await db
+        .select({
+          id: telegramBots.id,
+          orgId: telegramBots.orgId,
+          purpose: telegramBots.purpose,
+          webhookSecretHash: telegramBots.webhookSecretHash,
+          disabledAt: telegramBots.disabledAt,
+        })
+        .from(telegramBots)
+        .where(eq(telegramBots.id, id))
+        .limit(1)
+    )[0];
+  return loadCachedRow(redis, botCacheKey(id), { found: BOT_CACHE_SECONDS, unknown: UNKNOWN_BOT_SECONDS }, load, waitUntil);
 }
 
 /** True when `header` is the webhook secret whose SHA-256 is `secretHash` (constant time). */

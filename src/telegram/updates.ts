@@ -12,10 +12,10 @@
  */
 import { sql } from "drizzle-orm";
 import type { Services } from "../core/context";
+import { databaseFailure } from "../core/db/errors";
 import { jobs, telegramUpdates } from "../core/db/schema";
 import type { JobKind } from "../jobs/kinds";
 import { PUBLISH_GRACE_SECONDS, publishAfterCommit } from "../jobs/ledger";
-import { databaseFailure } from "../webhooks/ingest";
 import type { TelegramBotRef } from "./bots";
 
 /** The outcome of {@link ingestUpdate}: a new update and its job, or a redelivery. */

@@ -12,44 +12,16 @@
  * the outbox relay) publishes it then.
  *
  * Postgres unreachable (the request fails without a Postgres error, or with a connection-class
- * one) is 503 with `Retry-After: 5`: nothing was stored, nothing is acknowledged, the sender retries.
+ * one) is 503 with `Retry-After: 5` (`databaseFailure`, src/core/db/errors.ts): nothing was stored,
+ * nothing is acknowledged, the sender retries.
  * @see https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING (one snapshot, executed once)
  */
 import { sql } from "drizzle-orm";
 import type { Services } from "../core/context";
-import { postgresError } from "../core/db/errors";
+import { databaseFailure } from "../core/db/errors";
 import { crmEvents, jobs } from "../core/db/schema";
-import { ApiError } from "../core/errors";
 import { PUBLISH_GRACE_SECONDS, publishAfterCommit } from "../jobs/ledger";
 import type { WebhookDelivery } from "./delivery";
-
-/** Seconds a sender is asked to wait when Postgres is unreachable. */
-export const DATABASE_RETRY_AFTER_SECONDS = 5;
-
-/** SQLSTATE classes of an unavailable database rather than a bad statement: connection exception, insufficient resources, operator intervention. */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
-
-/**
- * True when `err` says Postgres could not be reached or could not serve (no SQLSTATE in the cause
- * chain: the HTTP request failed; or a connection-class SQLSTATE), false for a statement's own error.
- */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const pg = postgresError(err);
-  return pg === undefined || UNAVAILABLE_SQLSTATE.test(pg.code);
-}
-
-/**
- * `err` as the answer to a sender: a 503 problem with `Retry-After` when the database is
- * unavailable (see {@link isDatabaseUnavailable}), else `err` itself (a 500 with the request id).
- */
-export function databaseFailure(err: unknown): unknown {
-  if (err instanceof ApiError || !isDatabaseUnavailable(err)) return err;
-  return new ApiError("SERVICE_UNAVAILABLE", {
-    detail: "The webhook could not be stored; nothing was acknowledged. Retry shortly.",
-    headers: { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) },
-    cause: err,
-  });
-}
 
 /** The event of a delivery as the inbox stores it. */
 export interface InboxEvent {

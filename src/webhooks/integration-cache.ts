@@ -10,6 +10,7 @@
  * request per distinct id at most, and the per-IP failure limit stops the guessing.
  */
 import { eq } from "drizzle-orm";
+import { loadCachedRow, readCachedRow } from "../core/cached-row";
 import type { Database } from "../core/db/client";
 import { type CrmProvider, crmIntegrations } from "../core/db/schema";
 import type { Redis } from "../core/redis";
@@ -19,8 +20,6 @@ import { integrationCacheKey } from "../crm/integrations";
 export const INTEGRATION_CACHE_SECONDS = 60;
 /** Seconds an unknown integration id is remembered. */
 export const UNKNOWN_INTEGRATION_SECONDS = 300;
-/** The cached value of an id with no integration. */
-const UNKNOWN = "unknown";
 
 /**
  * Redis key of the cached integration `id`: `crm-integration:{id}`, owned by the integrations API
@@ -58,35 +57,20 @@ const columns = {
  * A cached lookup: the integration, `null` for an id remembered as unknown, `undefined` when
  * Redis holds nothing usable (then {@link loadIntegration}).
  */
-export function readCachedIntegration(cached: string | null | undefined): CachedIntegration | null | undefined {
-  if (cached === null || cached === undefined) return undefined;
-  if (cached === UNKNOWN) return null;
-  try {
-    return JSON.parse(cached) as CachedIntegration;
-  } catch {
-    return undefined;
-  }
-}
+export const readCachedIntegration = (cached: string | null | undefined) => readCachedRow<CachedIntegration>(cached);
 
 /**
  * Reads integration `id` from Postgres (one Neon request) and caches the answer, found or not,
  * in `waitUntil`. `id` must be a UUID (the column's type).
  * @throws the database error (the caller tells an outage from a bug).
  */
-export async function loadIntegration(
+export function loadIntegration(
   db: Database,
   redis: Redis,
   id: string,
   waitUntil: (work: Promise<unknown>) => void,
 ): Promise<CachedIntegration | null> {
-  const [row] = await db.select(columns).from(crmIntegrations).where(eq(crmIntegrations.id, id)).limit(1);
-  const integration = row ?? null;
-  waitUntil(
-    redis
-      .set(integrationCacheKey(id), integration ? JSON.stringify(integration) : UNKNOWN, {
-        ex: integration ? INTEGRATION_CACHE_SECONDS : UNKNOWN_INTEGRATION_SECONDS,
-      })
-      .catch(() => undefined),
-  );
-  return integration;
+  const ttl = { found: INTEGRATION_CACHE_SECONDS, unknown: UNKNOWN_INTEGRATION_SECONDS };
+  const load = async () => (await db.select(columns).from(crmIntegrations).where(eq(crmIntegrations.id, id)).limit(1))[0];
+  return loadCachedRow(redis, integrationCacheKey(id), ttl, load, waitUntil);
 }

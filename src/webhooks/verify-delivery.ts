@@ -23,12 +23,13 @@
  */
 import type { WebhookScheme } from "../core/access";
 import type { Services } from "../core/context";
-import { decryptSecretWithKeys, timingSafeEqual } from "../core/crypto";
+import { decryptSecretWithKeys, encryptionKeys, timingSafeEqual } from "../core/crypto";
+import { databaseFailure } from "../core/db/errors";
 import type { CrmProvider } from "../core/db/schema";
 import { ApiError } from "../core/errors";
+import { isUuid } from "../core/validation";
 import { verifyWebhook } from "../integrations/standard-webhooks/verify";
 import type { WebhookDelivery } from "./delivery";
-import { databaseFailure } from "./ingest";
 import { type CachedIntegration, loadIntegration, readCachedIntegration } from "./integration-cache";
 
 /** The provider whose integrations each scheme's route serves. */
@@ -40,11 +41,6 @@ export const providerOfScheme: Record<WebhookScheme, CrmProvider> = {
 
 /** Allowed distance between `webhook-timestamp` and now, seconds (Standard Webhooks' default). */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True when `id` can name an integration (a UUID): anything else is a 404 without a lookup. */
-export const isIntegrationId = (id: string | undefined): id is string => id !== undefined && UUID.test(id);
 
 /** The answer to a delivery whose integration does not exist for this route. */
 const notFound = () => new ApiError("NOT_FOUND", { detail: "No such webhook endpoint." });
@@ -83,10 +79,7 @@ export async function kommoChatsSignature(secret: string, bytes: Uint8Array): Pr
 
 /** The webhook secrets of `integration` accepted now: the current one, and the previous one until it expires. */
 async function webhookSecrets(services: Pick<Services, "config">, integration: CachedIntegration, now: number): Promise<string[]> {
-  const keys = [
-    services.config.ENCRYPTION_KEY,
-    ...(services.config.ENCRYPTION_KEY_PREVIOUS ? [services.config.ENCRYPTION_KEY_PREVIOUS] : []),
-  ];
+  const keys = encryptionKeys(services.config);
   const secrets = [(await decryptSecretWithKeys(integration.secretCiphertext, keys)).plaintext];
   const { previousSecretCiphertext, previousSecretExpiresAt } = integration;
   if (previousSecretCiphertext && previousSecretExpiresAt && Date.parse(previousSecretExpiresAt) > now) {
@@ -107,7 +100,7 @@ export async function verifyDelivery(
 ): Promise<DeliveryVerification> {
   const { scheme, integrationId, rawBody, headers } = input;
   const now = input.now ?? Date.now();
-  if (!isIntegrationId(integrationId)) return { ok: false, error: notFound(), reason: "integration id is not a UUID" };
+  if (!isUuid(integrationId)) return { ok: false, error: notFound(), reason: "integration id is not a UUID" };
   let integration = readCachedIntegration(input.cached);
   if (integration === undefined) {
     try {
@@ -147,10 +140,7 @@ export async function verifyDelivery(
     return delivered(await bodyEventId(rawBody));
   }
 
-  const keys = [
-    services.config.ENCRYPTION_KEY,
-    ...(services.config.ENCRYPTION_KEY_PREVIOUS ? [services.config.ENCRYPTION_KEY_PREVIOUS] : []),
-  ];
+  const keys = encryptionKeys(services.config);
   const channelSecret = (await decryptSecretWithKeys(integration.chatsSecretCiphertext as string, keys)).plaintext;
   const presented = (headers.get("X-Signature") ?? "").trim().toLowerCase();
   if (!timingSafeEqual(presented, await kommoChatsSignature(channelSecret, rawBody))) {

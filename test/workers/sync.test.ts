@@ -28,6 +28,7 @@ import {
   publicJobUrl,
   publishTestJob,
   readWbFeed,
+  rollupMismatches,
   signQStash,
   syncStates,
   waitForJobStatus,
@@ -44,41 +45,6 @@ const kopecks = (values: Iterable<unknown>) => {
   for (const v of values) total += Math.round(Number(v) * 100);
   return total;
 };
-
-/** Rows of the rollup that differ from an independent aggregate over orders and sales (both directions). */
-async function rollupMismatches(orgId: string): Promise<number> {
-  const result = await db().execute<{ n: string }>(sql`
-    with o as (
-      select to_char(date at time zone 'Europe/Moscow', 'YYYY-MM-DD') as day, nm_id,
-        count(*) as orders_count, sum(price_with_disc) as orders_amount,
-        count(*) filter (where is_cancel) as cancellations_count,
-        coalesce(sum(price_with_disc) filter (where is_cancel), 0) as cancellations_amount
-      from orders where org_id = ${orgId} group by 1, 2
-    ), s as (
-      select to_char(date at time zone 'Europe/Moscow', 'YYYY-MM-DD') as day, nm_id,
-        count(*) filter (where sale_id like 'S%') as buyouts_count,
-        coalesce(sum(price_with_disc) filter (where sale_id like 'S%'), 0) as buyouts_amount,
-        count(*) filter (where sale_id like 'R%') as returns_count,
-        coalesce(sum(abs(price_with_disc)) filter (where sale_id like 'R%'), 0) as returns_amount,
-        coalesce(sum(abs(for_pay)) filter (where sale_id like 'S%'), 0) - coalesce(sum(abs(for_pay)) filter (where sale_id like 'R%'), 0) as payout
-      from sales where org_id = ${orgId} and (sale_id like 'S%' or sale_id like 'R%') group by 1, 2
-    ), expected as (
-      select coalesce(o.day, s.day) as day, coalesce(o.nm_id, s.nm_id) as nm_id,
-        coalesce(o.orders_count, 0)::bigint as orders_count, coalesce(o.orders_amount, 0)::numeric as orders_amount,
-        coalesce(o.cancellations_count, 0)::bigint as cancellations_count, coalesce(o.cancellations_amount, 0)::numeric as cancellations_amount,
-        coalesce(s.buyouts_count, 0)::bigint as buyouts_count, coalesce(s.buyouts_amount, 0)::numeric as buyouts_amount,
-        coalesce(s.returns_count, 0)::bigint as returns_count, coalesce(s.returns_amount, 0)::numeric as returns_amount,
-        coalesce(s.payout, 0)::numeric as payout
-      from o full outer join s on o.day = s.day and o.nm_id = s.nm_id
-    ), actual as (
-      select day::text, nm_id, orders_count::bigint, orders_amount::numeric, cancellations_count::bigint, cancellations_amount::numeric,
-        buyouts_count::bigint, buyouts_amount::numeric, returns_count::bigint, returns_amount::numeric, payout::numeric
-      from daily_product_stats where org_id = ${orgId}
-    )
-    select ((select count(*) from (select * from expected except select * from actual) a)
-      + (select count(*) from (select * from actual except select * from expected) b))::text as n`);
-  return Number(result.rows[0]?.n);
-}
 
 /** Counts of the double's feeds for `token`. */
 async function doubleCounts(token: string) {

@@ -6,11 +6,12 @@
  */
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
+import { isUuid } from "../../core/validation";
 import { publishNotifications } from "../../helpdesk/notify";
 import { addManagerMessage, viewerOf } from "../../helpdesk/tickets";
 import { ticketProblem } from "./errors";
 import { group, ticketWorkers } from "./group";
-import { createMessageBody, isUuid, messageView, ticketParams } from "./schemas";
+import { createMessageBody, messageView, ticketParams } from "./schemas";
 
 /** Adds a reply or a note to a ticket. */
 export const createMessageRoute = defineOperation({

@@ -8,10 +8,11 @@
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
+import { isUuid } from "../../core/validation";
 import { openMedia } from "../../helpdesk/media";
 import { viewerOf } from "../../helpdesk/tickets";
 import { group, ticketWorkers } from "./group";
-import { isUuid, mediaParams } from "./schemas";
+import { mediaParams } from "./schemas";
 
 /** The content types an attachment is answered with (anything else is `application/octet-stream`). */
 export const mediaContentTypes = [

@@ -1,9 +1,10 @@
 /** `GET /api/v1/helpdesk/tickets/{id}`: one ticket with its attachments (404 when the caller may not see it). */
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
+import { isUuid } from "../../core/validation";
 import { getTicketDetail, viewerOf } from "../../helpdesk/tickets";
 import { group, ticketWorkers } from "./group";
-import { isUuid, ticketDetail, ticketParams } from "./schemas";
+import { ticketDetail, ticketParams } from "./schemas";
 
 /** One ticket. */
 export const getTicketRoute = defineOperation({

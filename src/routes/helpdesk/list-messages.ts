@@ -5,9 +5,10 @@
  */
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
+import { isUuid } from "../../core/validation";
 import { listMessages, viewerOf } from "../../helpdesk/tickets";
 import { group, ticketWorkers } from "./group";
-import { isUuid, messagesPage, messagesQuery, ticketParams } from "./schemas";
+import { messagesPage, messagesQuery, ticketParams } from "./schemas";
 
 /** A page of a ticket's messages. */
 export const listMessagesRoute = defineOperation({

@@ -1,9 +1,10 @@
 /** `POST /api/v1/helpdesk/tickets/{id}/read` `{ messageId? }`: moves the caller's read mark (default: the newest message). */
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
+import { isUuid } from "../../core/validation";
 import { markRead, viewerOf } from "../../helpdesk/tickets";
 import { group, ticketWorkers } from "./group";
-import { isUuid, markReadBody, readMark, ticketParams } from "./schemas";
+import { markReadBody, readMark, ticketParams } from "./schemas";
 
 /** Marks a ticket read up to a message, for the caller. */
 export const markReadRoute = defineOperation({

@@ -5,7 +5,7 @@
  * schema (`src/core/db/schema/helpdesk.ts`); texts are bounded; Telegram ids are positive.
  */
 import { z } from "@hono/zod-openapi";
-import { cursorParam } from "../../core/cursor";
+import { uuidCursorParam } from "../../core/cursor";
 import { mediaTypes, messageAuthors, messageKinds, ticketPriorities, ticketStatuses } from "../../core/db/schema";
 import { MAX_CATEGORIES, MAX_CATEGORY_CHARS } from "../../helpdesk/settings";
 
@@ -18,8 +18,6 @@ const integerParam = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max))
     .openapi({ type: "integer", minimum: min, maximum: max });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A path id: a UUID (anything else is a 404, like an unknown one, not a 400). */
 const pathId = (name: string) =>
   z.string().openapi({ param: { name, in: "path" }, example: "5d0c1e7a-3b2f-4c8e-9a61-0b7f4e2d9c15", description: "A UUID." });
@@ -30,9 +28,6 @@ export const ticketParams = z.object({ id: pathId("id") });
 export const mediaParams = z.object({ id: pathId("id") });
 /** Path of the bot's webhook: the bot the update is for. */
 export const botParams = z.object({ botId: pathId("botId") });
-
-/** True for a UUID. */
-export const isUuid = (text: string) => UUID.test(text);
 
 /** Replaces U+0000 in every string of `value` with U+FFFD (Postgres cannot store NUL; a client can send one). */
 function withoutNul(value: unknown, depth = 0): unknown {
@@ -109,9 +104,7 @@ export const ticketsQuery = z
     assignee: z.enum(assigneeTabs).default("all"),
     priority: z.enum(ticketPriorities).optional(),
     q: z.string().trim().min(1).max(200).optional().openapi({ description: "Searches the subject, category and the client's names." }),
-    cursor: cursorParam
-      .refine((c) => isUuid(c.id), "Not a cursor of this list: pass `nextCursor` from the previous page as is.")
-      .optional(),
+    cursor: uuidCursorParam.optional(),
     limit: integerParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 }),
   })
   .strict();

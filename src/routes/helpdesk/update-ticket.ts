@@ -5,10 +5,11 @@
  */
 import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
+import { isUuid } from "../../core/validation";
 import { changeTicket, viewerOf } from "../../helpdesk/tickets";
 import { ticketProblem } from "./errors";
 import { group, ticketWorkers } from "./group";
-import { isUuid, ticketParams, ticketView, updateTicketBody } from "./schemas";
+import { ticketParams, ticketView, updateTicketBody } from "./schemas";
 
 /** Changes a ticket's status, priority or assignee. */
 export const updateTicketRoute = defineOperation({

@@ -4,7 +4,7 @@
  * UTC (`isoTime` of `src/core/time.ts`).
  */
 import { z } from "@hono/zod-openapi";
-import { cursorParam } from "../../core/cursor";
+import { uuidCursorParam } from "../../core/cursor";
 import { jobStatuses, wbDatasets } from "../../core/db/schema";
 import { jobKindNames } from "../../jobs/kinds";
 
@@ -157,7 +157,7 @@ export const adminJobsQuery = z
   .object({
     status: z.enum(jobStatuses).optional(),
     kind: z.enum(jobKindNames).optional(),
-    cursor: cursorParam.optional(),
+    cursor: uuidCursorParam.optional(),
     limit: z.coerce.number().int().min(1).max(100).default(50),
   })
   .strict();
