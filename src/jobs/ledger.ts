@@ -16,7 +16,8 @@
  * two syncs of one org never interleave either.
  *
  * Each kind's path, retries, delivery timeout and lease are declared in `src/jobs/kinds.ts`;
- * {@link enqueueJob} creates a job of any kind, {@link runJobDelivery} runs a delivery of a
+ * {@link insertJob} creates a job of any kind (in the caller's batch; {@link publishAfterCommit}
+ * publishes it after the commit), {@link runJobDelivery} runs a delivery of a
  * one-shot kind (claim → work → succeeded, or failed with its cause so QStash retries).
  *
  * `lease_until` of a `queued` job is the publish deadline: when it passes and the job is still
@@ -327,28 +328,6 @@ export function insertJob(db: Database, job: NewJob & { id: string }) {
     })
     .onConflictDoNothing()
     .returning({ id: jobs.id });
-}
-
-/**
- * Creates a job (see {@link insertJob}) and publishes it through `waitUntil` after answering, with
- * the job id as deduplication id; a failed publish leaves it `queued` for the relay (the reaper).
- * @returns the job id and whether it was created (false: the idempotency key had a job: its id).
- */
-export async function enqueueJob(
-  services: { db: Database; queue: QueueClient; config: Pick<AppConfig, "PUBLIC_JOBS_URL">; logger: Logger },
-  job: NewJob,
-  waitUntil: (work: Promise<unknown>) => void,
-): Promise<{ jobId: string; created: boolean }> {
-  const id = job.id ?? crypto.randomUUID();
-  const key = job.idempotencyKey ?? id;
-  const [created] = await insertJob(services.db, { ...job, id, idempotencyKey: key });
-  if (!created) {
-    const [existing] = await services.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.dedupId, key));
-    if (existing) return { jobId: existing.id, created: false };
-    throw new JobFailure(`a ${job.kind} job with the same concurrency key is already in flight`);
-  }
-  waitUntil(publishAfterCommit(services, { jobId: id, kind: job.kind, deduplicationId: id }));
-  return { jobId: id, created: true };
 }
 
 /** {@link publishJob} that never rejects: a failure is logged and left to the relay (the reaper). */

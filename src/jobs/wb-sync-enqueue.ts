@@ -13,7 +13,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Services } from "../core/context";
 import { type JobStatus, jobs, wbConnections } from "../core/db/schema";
 import { concurrencyKeyOf } from "./kinds";
-import { PUBLISH_GRACE_SECONDS, publishJob, secondsFromNow } from "./ledger";
+import { PUBLISH_GRACE_SECONDS, publishAfterCommit, secondsFromNow } from "./ledger";
 
 /** The sync that will run: a new job (`created`) or the one already in flight. */
 export interface EnqueuedSync {
@@ -36,7 +36,7 @@ export async function enqueueWbSync(
   orgId: string,
   waitUntil: (work: Promise<unknown>) => void,
 ): Promise<EnqueuedSync | { refused: EnqueueRefusal }> {
-  const { db, logger } = services;
+  const { db } = services;
   const jobId = crypto.randomUUID();
   const created = await db.execute<{ id: string }>(sql`
     insert into ${jobs} (id, org_id, kind, dedup_id, concurrency_key, lease_until)
@@ -58,10 +58,6 @@ export async function enqueueWbSync(
     if (!job) return { refused: "conflict" };
     return { jobId: job.id, status: job.status, created: false };
   }
-  waitUntil(
-    publishJob(services, { jobId, kind: "wb-sync", deduplicationId: jobId }).catch((err: unknown) => {
-      logger.warn("wb-sync publish failed; the reaper will publish it", { jobId, error: err });
-    }),
-  );
+  waitUntil(publishAfterCommit(services, { jobId, kind: "wb-sync", deduplicationId: jobId }));
   return { jobId, status: "queued", created: true };
 }

@@ -4,7 +4,7 @@ import { ApiError } from "../../core/errors";
 import { defineOperation } from "../../core/route";
 import { isoTime } from "../../core/time";
 import { type ReplayRefusal, replayDeadLetter } from "../../jobs/dead-letters";
-import { type JobKind, jobPaths, publishJob } from "../../jobs/ledger";
+import { type JobKind, jobPaths, publishAfterCommit } from "../../jobs/ledger";
 import { group } from "./group";
 import { deadLetterParams, replayResponse } from "./schemas";
 
@@ -47,9 +47,7 @@ export const replayDeadLetterRoute = defineOperation({
     const kind = result.kind in jobPaths ? (result.kind as JobKind) : undefined;
     if (kind) {
       c.executionCtx.waitUntil(
-        publishJob(services, { jobId: result.jobId, kind, deduplicationId: `${result.jobId}:replay:${id}` }).catch((err: unknown) => {
-          services.logger.warn("replay publish failed; the reaper will publish it", { jobId: result.jobId, error: err });
-        }),
+        publishAfterCommit(services, { jobId: result.jobId, kind, deduplicationId: `${result.jobId}:replay:${id}` }),
       );
     }
     return c.json({ deadLetterId: id, jobId: result.jobId, status: "queued" as const, replayedAt: isoTime(result.replayedAt) }, 202);
