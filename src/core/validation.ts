@@ -5,7 +5,7 @@
  * which Postgres `text` and `jsonb` cannot store (the query would fail with a 500).
  * @see https://github.com/honojs/middleware/tree/main/packages/zod-openapi#handling-validation-errors
  */
-import type { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { ApiError, type FieldError } from "./errors";
 
 /** The path of the first string (value or key) in `value` that contains U+0000; undefined when there is none. */
@@ -49,3 +49,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a UUID in its text form (RFC 9562), as Postgres' `uuid` accepts it: checked before a lookup by id. */
 export const isUuid = (text: string | undefined): text is string => text !== undefined && UUID.test(text);
+
+/** A whole-number query parameter in [min, max] (the query carries it as text; the spec says `integer`). */
+export const integerQueryParam = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, "Expected a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: "integer", minimum: min, maximum: max });

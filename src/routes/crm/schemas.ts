@@ -6,22 +6,13 @@
  */
 import { z } from "@hono/zod-openapi";
 import { cursorParam, type KeysetCursor } from "../../core/cursor";
-import { isUuid } from "../../core/validation";
-
-/** A whole-number query parameter in [min, max] (the query carries it as text). */
-const integerParam = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/, "Expected a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .openapi({ type: "integer", minimum: min, maximum: max });
+import { integerQueryParam, isUuid } from "../../core/validation";
 
 /** `limit`: 1–100, default 50. */
-const limit = integerParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 });
+const limit = integerQueryParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 });
 
 /** A CRM id filter (`status`, `pipeline`): a positive integer. */
-const crmIdParam = integerParam(1, Number.MAX_SAFE_INTEGER).optional();
+const crmIdParam = integerQueryParam(1, Number.MAX_SAFE_INTEGER).optional();
 
 /** A keyset cursor of a list whose row id is read by `readId` (undefined: not this list's cursor). */
 const listCursor = <Id>(readId: (id: string) => Id | undefined) =>

@@ -7,16 +7,8 @@
 import { z } from "@hono/zod-openapi";
 import { uuidCursorParam } from "../../core/cursor";
 import { mediaTypes, messageAuthors, messageKinds, ticketPriorities, ticketStatuses } from "../../core/db/schema";
+import { integerQueryParam } from "../../core/validation";
 import { MAX_CATEGORIES, MAX_CATEGORY_CHARS } from "../../helpdesk/settings";
-
-/** A whole-number query parameter in [min, max] (the query carries it as text). */
-const integerParam = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/, "Expected a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .openapi({ type: "integer", minimum: min, maximum: max });
 
 /** A path id: a UUID (anything else is a 404, like an unknown one, not a 400). */
 const pathId = (name: string) =>
@@ -105,7 +97,7 @@ export const ticketsQuery = z
     priority: z.enum(ticketPriorities).optional(),
     q: z.string().trim().min(1).max(200).optional().openapi({ description: "Searches the subject, category and the client's names." }),
     cursor: uuidCursorParam.optional(),
-    limit: integerParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 }),
+    limit: integerQueryParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 }),
   })
   .strict();
 
@@ -235,9 +227,9 @@ export type MessageView = z.infer<typeof messageView>;
 /** Query of `GET /api/v1/helpdesk/tickets/{id}/messages`. */
 export const messagesQuery = z
   .object({
-    before: integerParam(1, Number.MAX_SAFE_INTEGER).optional().openapi({ description: "Only messages with a smaller id (older)." }),
-    after: integerParam(0, Number.MAX_SAFE_INTEGER).optional().openapi({ description: "Only messages with a larger id (newer)." }),
-    limit: integerParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 }),
+    before: integerQueryParam(1, Number.MAX_SAFE_INTEGER).optional().openapi({ description: "Only messages with a smaller id (older)." }),
+    after: integerQueryParam(0, Number.MAX_SAFE_INTEGER).optional().openapi({ description: "Only messages with a larger id (newer)." }),
+    limit: integerQueryParam(1, 100).default(50).openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 }),
   })
   .strict();
 
