@@ -6,15 +6,18 @@
  * sales, WB's "everything" date `2019-06-20` for stocks): ask with `dateFrom = cursor`, `flag=0`;
  * WB answers rows with `lastChangeDate >= dateFrom`, ascending. The boundary is inclusive, so the
  * rows at the cursor come again: when a page brings nothing past the cursor, the data set is
- * caught up. Otherwise the page is written and the cursor becomes its last row's `lastChangeDate`,
- * verbatim.
+ * caught up. Otherwise the page's rows past the cursor are written and the cursor becomes the
+ * newest `lastChangeDate` of the page, verbatim.
  *
- * One batch per page (a page over {@link MAX_ROWS_PER_BATCH} rows is cut into slices, each its own
- * batch; rows are sorted, so a slice's last row is a valid cursor): `db.batch` is one transaction
- * that checks the lease, upserts products, warehouses and rows, recomputes the daily rollup of the
- * days touched, stores the job's progress and advances the cursor. A crash between batches loses
- * nothing (the cursor only moves with the rows it covers) and duplicates nothing (upserts by WB's
- * keys); a re-run from an older cursor rewrites the same rows with the same values.
+ * A page is streamed (`WbStatisticsClient.pageSlices`): read, validated and written in slices of
+ * {@link MAX_ROWS_PER_BATCH} rows, so a page of 100,000 rows never sits in the Worker's memory
+ * whole. Each slice is one `db.batch` (one transaction, one Neon request) that checks the lease,
+ * upserts products, warehouses and rows, recomputes the daily rollup of the days touched and
+ * stores the job's progress; the page's last slice also advances the cursor. A crash between
+ * batches loses nothing (the cursor only moves once every row up to it is committed, in whatever
+ * order WB sent them) and duplicates nothing (upserts by WB's keys); a re-run from an older cursor
+ * rewrites the same rows with the same values. A run that rewrote a large part of a table
+ * `ANALYZE`s it before the cache is bumped ({@link tablesToAnalyze}).
  *
  * Wall time: a delivery works for at most `budgetMs` (default {@link SYNC_BUDGET_MS}), checked
  * before each WB request after its first; then it hands over to a continuation (same job, still
@@ -162,52 +165,36 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
       for (;;) {
         // Every delivery fetches at least one page, so a tiny budget still makes progress.
         if (pagesThisDelivery > 0 && Date.now() >= deadline) return { status: "continue", payload, rows: rowsThisDelivery };
-        const page = sortByChange(await fetchPage(client, dataset, dateFrom));
         pagesThisDelivery++;
-        const fresh = page.filter((r) => wbTimeToEpochMs(r.lastChangeDate) > pastMs).length;
-        if (fresh === 0) {
+        const page = await writePage(dataset, cursor, pastMs, client.pageSlices(dataset, dateFrom, MAX_ROWS_PER_BATCH));
+        if (page.fresh === 0) {
           payload.caughtUp.push(dataset);
           await commit(
-            [heartbeat(db, lease, payload), runStateUpsert(db, job.orgId, dataset, cursor, payload.rows[dataset] ?? 0)],
+            [heartbeat(db, lease, payload), runStateUpsert(db, job.orgId, dataset, cursor, payload.rows[dataset] ?? 0, { recount: true })],
             dataset,
             "recording that it is caught up",
           );
           break;
         }
-        for (let i = 0; i < page.length; i += MAX_ROWS_PER_BATCH) {
-          const slice = page.slice(i, i + MAX_ROWS_PER_BATCH);
-          const last = slice[slice.length - 1];
-          if (!last) break;
-          const received = slice.filter((r) => wbTimeToEpochMs(r.lastChangeDate) > pastMs).length;
-          payload.rows[dataset] = (payload.rows[dataset] ?? 0) + received;
-          await commit(
-            [
-              ...pageWrites(db, job.orgId, dataset, slice),
-              heartbeat(db, lease, payload),
-              runStateUpsert(db, job.orgId, dataset, last.lastChangeDate, payload.rows[dataset] ?? 0),
-            ],
-            dataset,
-            "writing a page",
-          );
-          rowsThisDelivery[dataset] = (rowsThisDelivery[dataset] ?? 0) + received;
-          services.metrics.count("wb_sync_rows_total", { dataset }, received);
-          cursor = last.lastChangeDate;
-          pastMs = wbTimeToEpochMs(cursor);
-        }
-        dateFrom = cursor ?? dateFrom;
-        logger.debug("wb-sync page", { jobId: job.id, dataset, rows: page.length, fresh, cursor });
+        rowsThisDelivery[dataset] = (rowsThisDelivery[dataset] ?? 0) + page.fresh;
+        services.metrics.count("wb_sync_rows_total", { dataset }, page.fresh);
+        cursor = page.cursor;
+        pastMs = wbTimeToEpochMs(cursor);
+        dateFrom = cursor;
+        logger.debug("wb-sync page", { jobId: job.id, dataset, rows: page.rows, fresh: page.fresh, cursor });
       }
     } catch (err) {
       if (err instanceof LeaseLostError || err instanceof WbSyncError) throw err;
       // Rate-limited after this delivery made progress: flow control, not a failure. Hand over to a
       // delayed continuation instead of spending one of QStash's retries.
-      if (err instanceof WbRateLimitError && pagesThisDelivery > 0) {
+      if (err instanceof WbRateLimitError && pagesThisDelivery > 1) {
         return { status: "continue", payload, rows: rowsThisDelivery, delaySeconds: Math.max(1, err.retryAfterSeconds) };
       }
       throw new WbSyncError(dataset, err);
     }
   }
 
+  await analyzeIfRewritten(services, states, payload);
   // Cache first: if Redis fails, the job fails and its retry (cheap: all caught up) bumps again.
   await invalidateOrgCache(services.redis, job.orgId).catch((err: unknown) => {
     throw new WbSyncError(undefined, err, "bumping the org's cache version");
@@ -221,6 +208,99 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
     "recording the success",
   );
   return { status: "succeeded", payload, rows: rowsThisDelivery };
+
+  /**
+   * Streams one WB page into the database, a batch per slice. Only rows past the cursor (`pastMs`)
+   * are written: everything at or before it is stored already. The page's last batch also moves
+   * the cursor to the newest `lastChangeDate` of the page and stores the run's row count, so the
+   * cursor never passes a row that is not committed, whatever the order of the rows within the
+   * page (a crash mid-page re-reads the page from the old cursor and rewrites the same values). The
+   * batch of a slice is sent once the next slice has arrived (or the page ended), so that the last
+   * batch is known.
+   * @returns rows on the page, rows past the cursor, and the new cursor (the old one when none).
+   */
+  async function writePage<D extends WbDataset>(dataset: D, cursor: string | null, pastMs: number, slices: AsyncGenerator<WbRowOf[D][]>) {
+    let rows = 0;
+    let fresh = 0;
+    let newest = cursor;
+    let newestMs = cursor === null ? Number.NEGATIVE_INFINITY : wbTimeToEpochMs(cursor);
+    let pending: WbRowOf[D][] | undefined;
+    const write = async (slice: WbRowOf[D][], last: boolean) => {
+      if (!last && slice.length === 0) return;
+      if (last) payload.rows[dataset] = (payload.rows[dataset] ?? 0) + fresh;
+      // The run state first: the rows' upsert adds to its total_rows, so the row must exist.
+      const state = runStateUpsert(db, job.orgId, dataset, last ? newest : cursor, payload.rows[dataset] ?? 0);
+      await commit([state, ...pageWrites(db, job.orgId, dataset, slice), heartbeat(db, lease, payload)], dataset, "writing a page");
+    };
+    for await (const slice of slices) {
+      rows += slice.length;
+      const freshRows: WbRowOf[D][] = [];
+      for (const row of slice) {
+        const ms = wbTimeToEpochMs(row.lastChangeDate);
+        if (ms <= pastMs) continue;
+        freshRows.push(row);
+        if (ms > newestMs) {
+          newestMs = ms;
+          newest = row.lastChangeDate;
+        }
+      }
+      fresh += freshRows.length;
+      if (pending) await write(pending, false);
+      pending = freshRows;
+    }
+    if (fresh > 0) await write(pending ?? [], true);
+    return { rows, fresh, cursor: newest ?? "" };
+  }
+}
+
+/** A run that wrote at least this share of a table's rows (or any rows into an empty table) analyzes it. */
+export const ANALYZE_SHARE = 0.1;
+/** …but never for fewer rows than this. */
+export const ANALYZE_MIN_ROWS = 1_000;
+
+/**
+ * The tables a run rewrote a large part of, for `ANALYZE`: a data set's table (and, for orders and
+ * sales, the rollup) when the run wrote at least {@link ANALYZE_SHARE} of the rows it held before
+ * (`total_rows` at the start), and at least {@link ANALYZE_MIN_ROWS} rows. Autovacuum would get
+ * there too, but only after its naptime and thresholds: until then a table filled by a first sync
+ * has no statistics, and the planner guesses (e.g. nested loops over a million rows).
+ * @see https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-STATISTICS
+ */
+export function tablesToAnalyze(
+  before: ReadonlyArray<{ dataset: WbDataset; totalRows: number }>,
+  written: WbSyncPayload["rows"],
+): string[] {
+  const tables = new Set<string>();
+  for (const dataset of wbDatasets) {
+    const rows = written[dataset] ?? 0;
+    const held = before.find((s) => s.dataset === dataset)?.totalRows ?? 0;
+    if (rows < ANALYZE_MIN_ROWS || rows < held * ANALYZE_SHARE) continue;
+    tables.add(dataset);
+    if (dataset !== "stocks") tables.add("daily_product_stats");
+    tables.add("products");
+  }
+  return [...tables].sort();
+}
+
+/**
+ * `ANALYZE`s the tables this run rewrote a large part of ({@link tablesToAnalyze}), before the cache
+ * is bumped, so the first uncached dashboard reads after a big sync plan with real statistics. Best
+ * effort: a failure is logged, never fails the sync (autovacuum analyzes later).
+ */
+async function analyzeIfRewritten(
+  services: WbSyncServices,
+  before: ReadonlyArray<{ dataset: WbDataset; totalRows: number }>,
+  payload: WbSyncPayload,
+) {
+  const tables = tablesToAnalyze(before, payload.rows);
+  if (tables.length === 0) return;
+  const started = Date.now();
+  try {
+    await services.db.execute(sql.raw(`analyze ${tables.join(", ")}`));
+    services.logger.info("wb-sync analyzed", { tables, ms: Date.now() - started });
+  } catch (err) {
+    services.logger.warn("wb-sync analyze failed; autovacuum will analyze later", { tables, error: err });
+  }
 }
 
 /**
@@ -238,9 +318,25 @@ export function recordDatasetError(db: Database, orgId: string, dataset: WbDatas
     });
 }
 
-/** Upsert of a data set's run state: cursor, last run, rows of this run, rows stored. */
-function runStateUpsert(db: Database, orgId: string, dataset: WbDataset, cursor: string | null, runRows: number) {
-  const values = { cursor, lastRunAt: sql`now()`, lastRunRows: runRows, totalRows: storedRowCount(dataset, orgId) };
+/**
+ * Upsert of a data set's run state: cursor, last run, rows of this run; with `recount`, also the
+ * rows stored (an exact `count(*)`, once per data set and run: between recounts the rows' upserts
+ * keep `total_rows` by adding what they insert).
+ */
+function runStateUpsert(
+  db: Database,
+  orgId: string,
+  dataset: WbDataset,
+  cursor: string | null,
+  runRows: number,
+  options: { recount?: boolean } = {},
+) {
+  const values = {
+    cursor,
+    lastRunAt: sql`now()`,
+    lastRunRows: runRows,
+    ...(options.recount ? { totalRows: storedRowCount(dataset, orgId) } : {}),
+  };
   return db
     .insert(syncState)
     .values({ orgId, dataset, ...values })
@@ -301,16 +397,4 @@ export async function warnIfExpiring(services: Pick<WbSyncServices, "redis" | "l
     return;
   }
   services.logger.warn("wildberries token expiring", { orgId, expiresAt: expiry.expiresAt, daysLeft: expiry.daysLeft });
-}
-
-function fetchPage<D extends WbDataset>(client: WbStatisticsClient, dataset: D, dateFrom: WbDateTime): Promise<WbRowOf[D][]> {
-  return client[dataset](dateFrom) as Promise<WbRowOf[D][]>;
-}
-
-/** Sorts by `lastChangeDate` (stable): WB sends rows sorted; slicing relies on it, so make sure. */
-function sortByChange<T extends { lastChangeDate: string }>(rows: T[]): T[] {
-  return rows
-    .map((row, index) => ({ row, index, ms: wbTimeToEpochMs(row.lastChangeDate) }))
-    .sort((a, b) => a.ms - b.ms || a.index - b.index)
-    .map((e) => e.row);
 }

@@ -290,7 +290,7 @@ describe("encryption key rotation", () => {
 });
 
 describe("a WB page larger than one write batch", () => {
-  it("cuts an 80,000-row page into slices, each committed with its own last row as the cursor; a crash between slices loses nothing", async () => {
+  it("streams an 80,000-row page in slices of 10,000, one batch each; the cursor moves with the last one, so a crash between slices loses nothing", async () => {
     const token = await registerWbTokenWithPages({ rowLimit: 80_000, orders: 22_000, products: 40, days: 60, seed: 608 });
     const tenant = await tenantWith(token);
     const feed = [...(await readWbFeed(token, "orders")).values()] as Array<{ lastChangeDate: string }>;
@@ -304,14 +304,17 @@ describe("a WB page larger than one write batch", () => {
     expect(res.status).toBe(500);
     expect((await problem(res)).detail).toMatch(/^orders: database unreachable: .* while writing a page$/);
     await clearNeonFaults();
-    // One WB request brought the whole page; the first slice of 10,000 rows is committed with its last row as the cursor.
+    // One WB request brought the page; the first slice of 10,000 rows is committed, but the cursor
+    // has not moved: it moves only with the page's last slice, once every row before it is stored.
     expect((await adapterStats("wb")).byPath[ORDERS_PATH]).toBe(1);
     const states = await syncStates(tenant.orgId);
-    expect(states.orders).toMatchObject({ cursor: feed[9_999]?.lastChangeDate, lastRunRows: 10_000 });
+    expect(states.orders).toMatchObject({ cursor: null, lastRunRows: 0, totalRows: 10_000 });
     expect((await storedSizes(tenant.orgId)).orders).toBe(10_000);
 
+    // The retry reads the page again from the old cursor and rewrites the first slice (same values).
     const retry = await deliver(jobId);
-    expect(await retry.json()).toMatchObject({ outcome: "succeeded", rows: { orders: feed.length - 10_000 } });
+    expect(await retry.json()).toMatchObject({ outcome: "succeeded", rows: { orders: feed.length } });
+    expect((await syncStates(tenant.orgId)).orders).toMatchObject({ cursor: feed.at(-1)?.lastChangeDate, totalRows: feed.length });
     expect(await storedSizes(tenant.orgId)).toEqual(await feedSizes(token));
     expect(await rollupMismatches(tenant.orgId)).toBe(0);
   });

@@ -22,6 +22,7 @@
  * @see https://dev.wildberries.ru/openapi/api-information (429 and `X-Ratelimit-*` headers; `GET /ping`)
  */
 import { z } from "zod";
+import { JsonArrayStreamError, readJsonArraySlices } from "../../core/json-array-stream";
 import { isWbDateTime } from "./time";
 import type { WbDateTime, WbOrder, WbSale, WbStatisticsPath, WbStock } from "./types";
 
@@ -202,13 +203,6 @@ const stockRow = z.looseObject({
   Discount: z.number(),
 }) satisfies z.ZodType<WbStockRow>;
 
-/** WB answers `[]` for "no rows"; some gateways have answered `null`, read as `[]`. */
-const feedOf = <T extends z.ZodType>(row: T) =>
-  z
-    .array(row)
-    .nullable()
-    .transform((rows) => rows ?? []);
-
 /** Options of {@link createWbStatisticsClient}. */
 export interface WbStatisticsClientOptions {
   /** `WB_STATISTICS_API_URL`, e.g. `https://statistics-api.wildberries.ru`. */
@@ -240,13 +234,41 @@ export interface WbStatisticsClient {
   sales(dateFrom: WbDateTime): Promise<WbSaleRow[]>;
   /** Stock rows changed at or after `dateFrom`; `2019-06-20` gives the full current stock. @throws WbApiError */
   stocks(dateFrom: WbDateTime): Promise<WbStockRow[]>;
+  /**
+   * One page of a feed (one request), streamed: its rows in slices of at most `sliceRows`, in WB's
+   * order, each slice validated as it arrives. Only about one slice is in memory at a time, so a
+   * page of 100,000 rows (tens of MB of JSON) fits a Worker's 128 MB. A body that breaks off or
+   * turns out malformed throws after the slices before it were yielded: the caller must not treat
+   * a page as complete until the iteration ends.
+   * @throws WbApiError (as the array forms; a bad row names its index within the page).
+   */
+  pageSlices<F extends WbFeed>(feed: F, dateFrom: WbDateTime, sliceRows: number): AsyncGenerator<WbFeedRow[F][]>;
 }
+
+/** The statistics feeds the sync reads. */
+export const wbFeeds = ["orders", "sales", "stocks"] as const;
+/** One of {@link wbFeeds}. */
+export type WbFeed = (typeof wbFeeds)[number];
+/** A validated row of each feed. */
+export type WbFeedRow = { orders: WbOrderRow; sales: WbSaleRow; stocks: WbStockRow };
+
+const feedPaths: Record<WbFeed, WbStatisticsPath> = {
+  orders: "/api/v1/supplier/orders",
+  sales: "/api/v1/supplier/sales",
+  stocks: "/api/v1/supplier/stocks",
+};
+const feedRows: { [F in WbFeed]: z.ZodType<WbFeedRow[F][]> } = {
+  orders: z.array(orderRow),
+  sales: z.array(saleRow),
+  stocks: z.array(stockRow),
+};
 
 /** Creates the client for one seller token. */
 export function createWbStatisticsClient(options: WbStatisticsClientOptions): WbStatisticsClient {
   const timeoutMs = options.timeoutMs ?? 60_000;
 
-  async function get<T>(path: WbStatisticsPath | "/ping", query: Record<string, string>, schema: z.ZodType<T>): Promise<T> {
+  /** Sends one request; answers the response of a 2xx. @throws WbApiError */
+  async function send(path: WbStatisticsPath | "/ping", query: Record<string, string>): Promise<Response> {
     const url = new URL(path, options.baseUrl);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     const request = `GET ${path}`;
@@ -257,34 +279,81 @@ export function createWbStatisticsClient(options: WbStatisticsClientOptions): Wb
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      const reason = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : "network error";
-      throw new WbUnavailableError(`${request}: ${reason}`, 0, { cause: err, request, reason });
+      throw unavailable(request, err);
     }
     if (!res.ok) throw await errorFor(request, res);
-    let body: unknown;
-    try {
-      body = await res.json();
-    } catch (err) {
-      throw new WbResponseError(`${request}: the body is not JSON`, res.status, { cause: err, request, reason: "the body is not JSON" });
-    }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue ? `${issue.path.join(".")}: ${issue.message}` : "unexpected shape";
-      throw new WbResponseError(`${request}: unexpected response (${where})`, res.status, {
-        request,
-        reason: `unexpected response (${where})`,
-      });
-    }
-    return parsed.data;
+    return res;
   }
-  const feed = <T>(path: WbStatisticsPath, dateFrom: WbDateTime, schema: z.ZodType<T[]>) => get(path, { dateFrom, flag: "0" }, schema);
+
+  const unavailable = (request: string, err: unknown) => {
+    const reason = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : "network error";
+    return new WbUnavailableError(`${request}: ${reason}`, 0, { cause: err, request, reason });
+  };
+  const badShape = (request: string, status: number, issue: z.core.$ZodIssue | undefined, indexOffset = 0) => {
+    const [index, ...rest] = issue?.path ?? [];
+    const path = typeof index === "number" ? [index + indexOffset, ...rest] : (issue?.path ?? []);
+    const where = issue ? (path.length > 0 ? `${path.join(".")}: ${issue.message}` : issue.message) : "unexpected shape";
+    return new WbResponseError(`${request}: unexpected response (${where})`, status, { request, reason: `unexpected response (${where})` });
+  };
+  const notJson = (request: string, status: number, err: unknown) =>
+    new WbResponseError(`${request}: the body is not JSON`, status, { cause: err, request, reason: "the body is not JSON" });
+
+  async function* pageSlices<F extends WbFeed>(feed: F, dateFrom: WbDateTime, sliceRows: number): AsyncGenerator<WbFeedRow[F][]> {
+    const path = feedPaths[feed];
+    const request = `GET ${path}`;
+    const res = await send(path, { dateFrom, flag: "0" });
+    const schema = feedRows[feed];
+    let seen = 0;
+    const slices = readJsonArraySlices(res.body, sliceRows);
+    for (;;) {
+      let next: IteratorResult<unknown[]>;
+      try {
+        next = await slices.next();
+      } catch (err) {
+        if (err instanceof JsonArrayStreamError) {
+          if (err.notJson) throw notJson(request, res.status, err);
+          throw badShape(request, res.status, {
+            code: "invalid_type",
+            expected: "array",
+            path: [],
+            message: err.message,
+            input: undefined,
+          });
+        }
+        throw unavailable(request, err);
+      }
+      if (next.done) return;
+      const parsed = schema.safeParse(next.value);
+      if (!parsed.success) throw badShape(request, res.status, parsed.error.issues[0], seen);
+      seen += parsed.data.length;
+      yield parsed.data;
+    }
+  }
+
+  async function page<F extends WbFeed>(feed: F, dateFrom: WbDateTime): Promise<WbFeedRow[F][]> {
+    const rows: WbFeedRow[F][] = [];
+    for await (const slice of pageSlices(feed, dateFrom, 10_000)) for (const row of slice) rows.push(row);
+    return rows;
+  }
 
   return {
-    ping: () => get("/ping", {}, pingAnswer),
-    orders: (dateFrom) => feed("/api/v1/supplier/orders", dateFrom, feedOf(orderRow)),
-    sales: (dateFrom) => feed("/api/v1/supplier/sales", dateFrom, feedOf(saleRow)),
-    stocks: (dateFrom) => feed("/api/v1/supplier/stocks", dateFrom, feedOf(stockRow)),
+    async ping() {
+      const request = "GET /ping";
+      const res = await send("/ping", {});
+      let body: unknown;
+      try {
+        body = await res.json();
+      } catch (err) {
+        throw notJson(request, res.status, err);
+      }
+      const parsed = pingAnswer.safeParse(body);
+      if (!parsed.success) throw badShape(request, res.status, parsed.error.issues[0]);
+      return parsed.data;
+    },
+    orders: (dateFrom) => page("orders", dateFrom),
+    sales: (dateFrom) => page("sales", dateFrom),
+    stocks: (dateFrom) => page("stocks", dateFrom),
+    pageSlices,
   };
 }
 
