@@ -329,7 +329,8 @@ function upsertRows<D extends WbDataset>(db: Database, orgId: string, dataset: D
 
 /**
  * Recomputes `daily_product_stats` of `orgId` for the Moscow calendar `days`: deletes them and
- * re-inserts the aggregate of `orders` and `sales` (two statements). Definitions:
+ * re-inserts the aggregate of `orders` and `sales`; then `daily_org_stats` of the same days, as
+ * the sum over products (four statements, set operations over the touched days). Definitions:
  * - an order counts on the day of its `date`: `orders_amount` = Σ `priceWithDisc`;
  * - a cancellation is an order with `isCancel`, also on its order `date`;
  * - a buyout (`S…`) or return (`R…`) counts on the day of the sale's `date`;
@@ -373,6 +374,15 @@ export function recomputeDailyStats(db: Database, orgId: string, days: readonly 
         join sales on sales.org_id = ${orgId} and sales.kind in ('buyout', 'return') and ${dayRange("sales")}
       ) as e
       group by e.day, e.nm_id`),
+    db.execute(sql`delete from daily_org_stats where org_id = ${orgId} and day = any(${dayList})`),
+    db.execute(sql`
+      insert into daily_org_stats (org_id, day, orders_count, orders_amount, cancellations_count, cancellations_amount,
+        buyouts_count, buyouts_amount, returns_count, returns_amount, payout)
+      select org_id, day, sum(orders_count), sum(orders_amount), sum(cancellations_count), sum(cancellations_amount),
+        sum(buyouts_count), sum(buyouts_amount), sum(returns_count), sum(returns_amount), sum(payout)
+      from daily_product_stats
+      where org_id = ${orgId} and day = any(${dayList})
+      group by org_id, day`),
   ];
 }
 

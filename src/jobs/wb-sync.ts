@@ -276,7 +276,10 @@ export function tablesToAnalyze(
     const held = before.find((s) => s.dataset === dataset)?.totalRows ?? 0;
     if (rows < ANALYZE_MIN_ROWS || rows < held * ANALYZE_SHARE) continue;
     tables.add(dataset);
-    if (dataset !== "stocks") tables.add("daily_product_stats");
+    if (dataset !== "stocks") {
+      tables.add("daily_product_stats");
+      tables.add("daily_org_stats");
+    }
     tables.add("products");
   }
   return [...tables].sort();

@@ -275,8 +275,8 @@ export async function unfinishedJobs(orgIds: readonly string[]) {
 }
 
 /**
- * Rows of the rollup (`daily_product_stats`) of `orgId` that differ from an independent aggregate
- * over its `orders` and `sales` (both directions); 0 when the rollup is right.
+ * Rows of the rollups (`daily_product_stats`, and `daily_org_stats` per day) of `orgId` that differ
+ * from an independent aggregate over its `orders` and `sales` (both directions); 0 when both are right.
  */
 export async function rollupMismatches(orgId: string): Promise<number> {
   const result = await db().execute<{ n: string }>(sql`
@@ -306,8 +306,19 @@ export async function rollupMismatches(orgId: string): Promise<number> {
       select day::text, nm_id, orders_count::bigint, orders_amount::numeric, cancellations_count::bigint, cancellations_amount::numeric,
         buyouts_count::bigint, buyouts_amount::numeric, returns_count::bigint, returns_amount::numeric, payout::numeric
       from daily_product_stats where org_id = ${orgId}
+    ), expected_org as (
+      select day, sum(orders_count)::bigint, sum(orders_amount)::numeric, sum(cancellations_count)::bigint,
+        sum(cancellations_amount)::numeric, sum(buyouts_count)::bigint, sum(buyouts_amount)::numeric,
+        sum(returns_count)::bigint, sum(returns_amount)::numeric, sum(payout)::numeric
+      from expected group by day
+    ), actual_org as (
+      select day::text, orders_count::bigint, orders_amount::numeric, cancellations_count::bigint, cancellations_amount::numeric,
+        buyouts_count::bigint, buyouts_amount::numeric, returns_count::bigint, returns_amount::numeric, payout::numeric
+      from daily_org_stats where org_id = ${orgId}
     )
     select ((select count(*) from (select * from expected except select * from actual) a)
-      + (select count(*) from (select * from actual except select * from expected) b))::text as n`);
+      + (select count(*) from (select * from actual except select * from expected) b)
+      + (select count(*) from (select * from expected_org except select * from actual_org) c)
+      + (select count(*) from (select * from actual_org except select * from expected_org) d))::text as n`);
   return Number(result.rows[0]?.n);
 }

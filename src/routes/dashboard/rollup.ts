@@ -1,12 +1,15 @@
 /**
- * Queries over the daily rollup `daily_product_stats` (one row per org, Moscow day and nmId,
- * kept by the sync), shared by the analytics routes. Each function returns an unexecuted
- * query, so a handler can send several in one `db.batch` (one Neon HTTP request).
- * Sums come back as whole kopecks (amounts) and counts, so they add up exactly in JS.
+ * Queries over the daily rollups the sync keeps, shared by the analytics routes: totals and daily
+ * series read `daily_org_stats` (one row per org and Moscow day: a 180-day period is ≤ 180 rows),
+ * top products read `daily_product_stats` (one row per org, day and nmId), aggregated before
+ * anything is joined. Each function returns an unexecuted query, so a handler can send several in
+ * one `db.batch` (one Neon HTTP request). Sums come back as whole kopecks (amounts) and counts, so
+ * they add up exactly in JS. Every shape stays fast on fresh tables without planner statistics:
+ * range scans of the primary keys `(org_id, day[, nm_id])`, no joins before the aggregate.
  */
 import { type AnyColumn, and, asc, between, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "../../core/db/client";
-import { products, dailyProductStats as stats } from "../../core/db/schema";
+import { dailyOrgStats as orgStats, products, dailyProductStats as stats } from "../../core/db/schema";
 import { toKopecks, toRoubles } from "./money";
 import { type DayRange, eachDay } from "./period";
 import type { SalesTotals, TopProduct } from "./schemas";
@@ -16,17 +19,17 @@ export const sumCount = (column: AnyColumn) => sql<number>`coalesce(sum(${column
 /** Σ of a money column in whole kopecks, 0 over no rows. */
 export const sumKopecks = (column: AnyColumn) => sql<number>`coalesce(sum(${column}), 0)`.mapWith(toKopecks);
 
-/** Every rollup figure, summed over the grouped rows. */
+/** Every rollup figure, summed over the grouped rows of `daily_org_stats`. */
 const rollupSums = () => ({
-  orders: sumCount(stats.ordersCount),
-  ordersKopecks: sumKopecks(stats.ordersAmount),
-  cancellations: sumCount(stats.cancellationsCount),
-  cancellationsKopecks: sumKopecks(stats.cancellationsAmount),
-  buyouts: sumCount(stats.buyoutsCount),
-  buyoutsKopecks: sumKopecks(stats.buyoutsAmount),
-  returns: sumCount(stats.returnsCount),
-  returnsKopecks: sumKopecks(stats.returnsAmount),
-  payoutKopecks: sumKopecks(stats.payout),
+  orders: sumCount(orgStats.ordersCount),
+  ordersKopecks: sumKopecks(orgStats.ordersAmount),
+  cancellations: sumCount(orgStats.cancellationsCount),
+  cancellationsKopecks: sumKopecks(orgStats.cancellationsAmount),
+  buyouts: sumCount(orgStats.buyoutsCount),
+  buyoutsKopecks: sumKopecks(orgStats.buyoutsAmount),
+  returns: sumCount(orgStats.returnsCount),
+  returnsKopecks: sumKopecks(orgStats.returnsAmount),
+  payoutKopecks: sumKopecks(orgStats.payout),
 });
 
 /** Rollup figures of a span (counts, and amounts in kopecks). */
@@ -45,43 +48,56 @@ export const noFigures: RollupFigures = {
   payoutKopecks: 0,
 };
 
-const inRange = (orgId: string, range: DayRange) => and(eq(stats.orgId, orgId), between(stats.day, range.from, range.to));
+const inOrgRange = (orgId: string, range: DayRange) => and(eq(orgStats.orgId, orgId), between(orgStats.day, range.from, range.to));
 
 /** Figures per day of `range` (days without rows are absent; see {@link fillDays}). */
 export function dailyFigures(db: Database, orgId: string, range: DayRange) {
   return db
-    .select({ day: stats.day, ...rollupSums() })
-    .from(stats)
-    .where(inRange(orgId, range))
-    .groupBy(stats.day)
-    .orderBy(asc(stats.day));
+    .select({ day: orgStats.day, ...rollupSums() })
+    .from(orgStats)
+    .where(inOrgRange(orgId, range))
+    .groupBy(orgStats.day)
+    .orderBy(asc(orgStats.day));
 }
 
 /** Figures of the whole `range`: always one row (zeros when there is no data). */
 export function rangeFigures(db: Database, orgId: string, range: DayRange) {
-  return db.select(rollupSums()).from(stats).where(inRange(orgId, range));
+  return db.select(rollupSums()).from(orgStats).where(inOrgRange(orgId, range));
 }
 
 /**
  * The top `limit` products of `range` by Σ `orders_amount` (ties: nmId ascending), products
  * without orders left out. Name and supplier article come from the product card (null if absent).
+ * Shape: the top N are chosen on the rollup alone (aggregate by nmId over the range of the primary
+ * key, then sort and limit), and only those N rows are joined to `products`, so the join's cost
+ * does not depend on the catalogue or the period, and no planner estimate can turn it into a
+ * nested loop over every (day, product) row.
  */
 export function topProducts(db: Database, orgId: string, range: DayRange, limit = 10) {
-  return db
+  const top = db
     .select({
       nmId: stats.nmId,
-      name: products.name,
-      supplierArticle: products.supplierArticle,
-      orders: sumCount(stats.ordersCount),
-      ordersKopecks: sumKopecks(stats.ordersAmount),
+      orders: sql<number>`sum(${stats.ordersCount})`.as("orders"),
+      ordersAmount: sql<number>`sum(${stats.ordersAmount})`.as("orders_amount"),
     })
     .from(stats)
-    .leftJoin(products, and(eq(products.orgId, stats.orgId), eq(products.nmId, stats.nmId)))
-    .where(inRange(orgId, range))
-    .groupBy(stats.nmId, products.name, products.supplierArticle)
+    .where(and(eq(stats.orgId, orgId), between(stats.day, range.from, range.to)))
+    .groupBy(stats.nmId)
     .having(sql`sum(${stats.ordersCount}) > 0`)
     .orderBy(desc(sql`sum(${stats.ordersAmount})`), asc(stats.nmId))
-    .limit(limit);
+    .limit(limit)
+    .as("top");
+  return db
+    .select({
+      nmId: top.nmId,
+      name: products.name,
+      supplierArticle: products.supplierArticle,
+      orders: sql<number>`${top.orders}`.mapWith(Number),
+      ordersKopecks: sql<number>`${top.ordersAmount}`.mapWith(toKopecks),
+    })
+    .from(top)
+    .leftJoin(products, and(eq(products.orgId, orgId), eq(products.nmId, top.nmId)))
+    .orderBy(desc(top.ordersAmount), asc(top.nmId));
 }
 
 /** One entry per day of `range`, oldest first: the row of that day or zeros. */
