@@ -25,9 +25,15 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((i) => ({ path: i.path.length ? i.path.map(String).join(".") : "(root)", message: i.message }));
 }
 
-/** The 400 problem of invalid `target` (`query`, `param`, `json`…) with its failing fields. */
+/**
+ * The 400 problem of invalid `target` (`query`, `param`, `json`…) with its failing fields. The
+ * detail names every failing field; with one field, its message too (`Invalid query: offset: At
+ * most 10000: …`), so a client that shows only `detail` still says what to change.
+ */
 export function validationError(target: string, errors: FieldError[]): ApiError {
-  return new ApiError("VALIDATION_FAILED", { detail: `Invalid ${target}: ${errors.map((e) => e.path).join(", ")}`, errors });
+  const [only] = errors;
+  const fields = errors.length === 1 && only ? `${only.path}: ${only.message}` : errors.map((e) => e.path).join(", ");
+  return new ApiError("VALIDATION_FAILED", { detail: `Invalid ${target}: ${fields}`, errors });
 }
 
 /**

@@ -1,21 +1,33 @@
 /**
- * `GET /api/v1/stocks?warehouses=&sizes=&q=&limit=&offset=` — current stock rows, filtered
- * and paged, with the total and the filter values available to the org.
+ * `GET /api/v1/stocks?warehouses=&sizes=&q=&limit=&cursor=` (or `&offset=`) — current stock rows,
+ * filtered and paged, with the total, the next page's cursor and the filter values available to the org.
  *
  * Filters: `warehouses` and `sizes` are multi-selects (repeat the parameter); `q` matches the
  * product name or supplier article (ILIKE `%q%`, served by the pg_trgm GIN indexes on
  * `products`) or, when it is all digits, an nmId prefix. LIKE wildcards in `q` are escaped and
- * every value is a bound parameter. Order: supplier article, nmId, size (logical order),
- * warehouse, barcode — total, so pages never overlap.
+ * every value is a bound parameter.
+ *
+ * Order: supplier article, nmId, size (logical order, `sizeOrderBy`), warehouse, barcode — total
+ * (nmId, barcode and warehouse are the primary key), so pages never overlap. Keyset paging:
+ * `cursor` holds the last row's `[supplierArticle, nmId, techSize, warehouseName, barcode]`, and
+ * the page is `where (supplier_article, nm_id, <size key of tech_size>, warehouse_name, barcode)
+ * > (<the same of the cursor>)` — one row-value comparison over exactly the ORDER BY terms, the size
+ * key computed by the same SQL on both sides. Given an index `stocks (org_id, supplier_article,
+ * nm_id)`, Postgres turns the comparison's leading `(supplier_article, nm_id)` into the index range
+ * and sorts each product's few rows incrementally, so a page reads about `limit` rows at any depth;
+ * without it (the schema has none yet) each page sorts the org's matching rows — correct, and no
+ * slower on deep pages than on the first. `offset` (≤ 10,000) stays for old clients.
+ * @see docs/api.md#pagination-and-order
  * One Neon request: rows, count, warehouse names and sizes in one `db.batch`.
- * Errors: 400 (limit outside 1–100, negative offset, q over 100 characters, unknown parameter), 401, 403.
+ * Errors: 400 (limit outside 1–100, offset outside 0–10,000, offset with cursor, a cursor that is not
+ * this list's or was made under other filters, q over 100 characters, unknown parameter), 401, 403.
  */
-import { and, asc, count, eq, ilike, inArray, like, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, ilike, inArray, like, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Database } from "../../core/db/client";
 import { products, stocks } from "../../core/db/schema";
 import { defineOperation } from "../../core/route";
 import { cacheTtl, dashboardReaders, group } from "./group";
-import { stocksPage, stocksQuery } from "./schemas";
+import { stocksCursor, stocksFilters, stocksPage, stocksQuery } from "./schemas";
 import { compareSizes, sizeOrderBy } from "./sizes";
 
 /** `text` as a LIKE pattern that matches it literally (`\` is Postgres' default escape). */
@@ -35,6 +47,24 @@ function matchesSearch(db: Database, orgId: string, q: string): SQL | undefined 
   );
 }
 
+/** A sort key of `/stocks` as SQL terms: the ORDER BY terms over the row, or the same over a cursor's values. */
+function sortKey(row: Record<"supplierArticle" | "nmId" | "techSize" | "warehouseName" | "barcode", SQLWrapper>): SQL[] {
+  return [sql`${row.supplierArticle}`, sql`${row.nmId}`, ...sizeOrderBy(row.techSize), sql`${row.warehouseName}`, sql`${row.barcode}`];
+}
+
+/** The rows after the cursor's row, in the list's order (see the module comment). */
+function afterCursor([supplierArticle, nmId, techSize, warehouseName, barcode]: Parameters<typeof stocksCursor.encode>[0]): SQL {
+  const columns = sortKey(stocks);
+  const values = sortKey({
+    supplierArticle: sql`${supplierArticle}::text`,
+    nmId: sql`${nmId}::bigint`,
+    techSize: sql`${techSize}::text`,
+    warehouseName: sql`${warehouseName}::text`,
+    barcode: sql`${barcode}::text`,
+  });
+  return sql`(${sql.join(columns, sql`, `)}) > (${sql.join(values, sql`, `)})`;
+}
+
 /** `GET /stocks`, mounted under `/api/v1`. */
 export const listStocks = defineOperation({
   route: group.route({
@@ -49,7 +79,9 @@ export const listStocks = defineOperation({
     },
   }),
   handler: async (c) => {
-    const { warehouses, sizes, q, limit, offset } = c.req.valid("query");
+    const query = c.req.valid("query");
+    const { warehouses, sizes, q, limit, cursor } = query;
+    const offset = query.offset ?? 0;
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const where = and(
@@ -58,7 +90,7 @@ export const listStocks = defineOperation({
       sizes.length > 0 ? inArray(stocks.techSize, sizes) : undefined,
       q ? matchesSearch(db, orgId, q) : undefined,
     );
-    const [items, [counted], warehouseNames, sizeValues] = await db.batch([
+    const [rows, [counted], warehouseNames, sizeValues] = await db.batch([
       db
         .select({
           nmId: stocks.nmId,
@@ -75,26 +107,28 @@ export const listStocks = defineOperation({
         })
         .from(stocks)
         .leftJoin(products, and(eq(products.orgId, stocks.orgId), eq(products.nmId, stocks.nmId)))
-        .where(where)
-        .orderBy(
-          asc(stocks.supplierArticle),
-          asc(stocks.nmId),
-          ...sizeOrderBy(stocks.techSize),
-          asc(stocks.warehouseName),
-          asc(stocks.barcode),
-        )
-        .limit(limit)
+        .where(and(where, cursor ? afterCursor(cursor.key) : undefined))
+        .orderBy(...sortKey(stocks))
+        // One row more than the page: it says whether there is a next page.
+        .limit(limit + 1)
         .offset(offset),
       db.select({ total: count() }).from(stocks).where(where),
       db.selectDistinct({ name: stocks.warehouseName }).from(stocks).where(eq(stocks.orgId, orgId)).orderBy(asc(stocks.warehouseName)),
       db.selectDistinct({ techSize: stocks.techSize }).from(stocks).where(eq(stocks.orgId, orgId)),
     ]);
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > limit && last
+        ? stocksCursor.encode([last.supplierArticle, last.nmId, last.techSize, last.warehouseName, last.barcode], stocksFilters(query))
+        : null;
     return c.json(
       {
         items,
         total: counted?.total ?? 0,
         limit,
         offset,
+        nextCursor,
         filters: { warehouses: warehouseNames.map((w) => w.name), sizes: sizeValues.map((s) => s.techSize).sort(compareSizes) },
       },
       200,

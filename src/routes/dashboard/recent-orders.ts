@@ -1,20 +1,71 @@
 /**
- * `GET /api/v1/orders/recent?status=active|canceled|all&limit=&offset=` — the org's orders,
- * newest first (ties by srid), with the total and the count and amount (Σ `priceWithDisc`) of
- * orders placed today and yesterday (Moscow days). `status` (default `all`) filters the list,
- * the total and the day figures alike: `active` = not canceled, `canceled` = `isCancel`.
+ * `GET /api/v1/orders/recent?status=active|canceled|all&limit=&cursor=` (or `&offset=`) — the
+ * org's orders, newest first (ties by srid), with the total, the next page's cursor, and the count
+ * and amount (Σ `priceWithDisc`) of orders placed today and yesterday (Moscow days). `status`
+ * (default `all`) filters the list, the total and the day figures alike: `active` = not canceled,
+ * `canceled` = `isCancel`.
+ *
+ * Keyset paging on `(date desc, srid asc)`: `cursor` holds the last row's `[date, srid]` (`date`
+ * as Postgres wrote it, microseconds kept), and the page is
+ * `where date <= $date and (date < $date or srid > $srid)`. The mixed directions rule out one
+ * row-value comparison; the first conjunct is the range the index `orders (org_id, date)` scans
+ * (backward) from the cursor, the second only filters the rows of that one `date`, and Postgres
+ * sorts ties by srid incrementally — so the last page of a million orders reads as few rows as the
+ * first. `offset` (≤ 10,000) stays for old clients. The total and day figures are exact (`count(*)`
+ * over the filter: the one part whose cost grows with the org's orders, the same on every page).
  * One Neon request: page, count and day figures in one `db.batch`.
- * Errors: 400 (unknown status, limit outside 1–100, negative offset, unknown parameter), 401, 403.
+ * Errors: 400 (unknown status, limit outside 1–100, offset outside 0–10,000, offset with cursor,
+ * a cursor that is not this list's or was made under another status, unknown parameter), 401, 403.
  */
-import { and, asc, count, desc, eq, gte, lt, not, type SQL, sql } from "drizzle-orm";
-import { orders, products } from "../../core/db/schema";
+import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../../core/db/client";
+import { dailyOrgStats, orders, products } from "../../core/db/schema";
 import { defineOperation } from "../../core/route";
 import { moscowDay } from "../../core/time";
 import { cacheTtl, dashboardReaders, group } from "./group";
 import { toKopecks, toRoubles } from "./money";
 import { orderColumns, toOrderView } from "./order-view";
-import { addDays, dayStart } from "./period";
-import { recentOrdersPage, recentOrdersQuery } from "./schemas";
+import { addDays } from "./period";
+import { recentOrdersCursor, recentOrdersFilters, recentOrdersPage, recentOrdersQuery } from "./schemas";
+
+/** The orders after the cursor's row in `(date desc, srid asc)` order (see the module comment). */
+function afterCursor([date, srid]: Parameters<typeof recentOrdersCursor.encode>[0]): SQL {
+  const at = sql`${date}::timestamptz`;
+  return sql`${orders.date} <= ${at} and (${orders.date} < ${at} or ${orders.srid} > ${srid})`;
+}
+
+/**
+ * The list's total and today's and yesterday's count and amount (Σ `priceWithDisc`, kopecks) of
+ * the orders with `status`, from `daily_org_stats`: `all` = orders, `canceled` = cancellations
+ * (orders with `isCancel`, on their order day), `active` = the difference. One row, zeros without data.
+ */
+function rollupFigures(db: Database, orgId: string, status: "all" | "active" | "canceled", today: string, yesterday: string) {
+  const s = dailyOrgStats;
+  const count =
+    status === "canceled"
+      ? sql`${s.cancellationsCount}`
+      : status === "active"
+        ? sql`${s.ordersCount} - ${s.cancellationsCount}`
+        : sql`${s.ordersCount}`;
+  const amount =
+    status === "canceled"
+      ? sql`${s.cancellationsAmount}`
+      : status === "active"
+        ? sql`${s.ordersAmount} - ${s.cancellationsAmount}`
+        : sql`${s.ordersAmount}`;
+  const onDay = (day: string) => sql`${s.day} = ${day}::date`;
+  const sumOf = (value: SQL, where?: SQL) => sql`coalesce(sum(${value})${where ? sql` filter (where ${where})` : sql``}, 0)`;
+  return db
+    .select({
+      total: sumOf(count).mapWith(Number),
+      todayCount: sumOf(count, onDay(today)).mapWith(Number),
+      todayKopecks: sumOf(amount, onDay(today)).mapWith(toKopecks),
+      yesterdayCount: sumOf(count, onDay(yesterday)).mapWith(Number),
+      yesterdayKopecks: sumOf(amount, onDay(yesterday)).mapWith(toKopecks),
+    })
+    .from(s)
+    .where(eq(s.orgId, orgId));
+}
 
 /** `GET /orders/recent`, mounted under `/api/v1` before `/orders/{srid}`. */
 export const recentOrders = defineOperation({
@@ -30,7 +81,9 @@ export const recentOrders = defineOperation({
     },
   }),
   handler: async (c) => {
-    const { status, limit, offset } = c.req.valid("query");
+    const query = c.req.valid("query");
+    const { status, limit, cursor } = query;
+    const offset = query.offset ?? 0;
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const where = and(
@@ -39,39 +92,32 @@ export const recentOrders = defineOperation({
     );
     const today = moscowDay();
     const yesterday = addDays(today, -1);
-    const isToday = sql`${orders.date} >= ${dayStart(today)}::timestamptz`;
-    const countWhere = (condition: SQL) => sql<number>`count(*) filter (where ${condition})`.mapWith(Number);
-    const kopecksWhere = (condition: SQL) =>
-      sql<number>`coalesce(sum(${orders.priceWithDisc}) filter (where ${condition}), 0)`.mapWith(toKopecks);
-    const [items, [counted], [days]] = await db.batch([
+    const [rows, [figures]] = await db.batch([
       db
         .select(orderColumns)
         .from(orders)
         .leftJoin(products, and(eq(products.orgId, orders.orgId), eq(products.nmId, orders.nmId)))
-        .where(where)
+        .where(and(where, cursor ? afterCursor(cursor.key) : undefined))
         .orderBy(desc(orders.date), asc(orders.srid))
-        .limit(limit)
+        // One row more than the page: it says whether there is a next page.
+        .limit(limit + 1)
         .offset(offset),
-      db.select({ total: count() }).from(orders).where(where),
-      db
-        .select({
-          todayCount: countWhere(isToday),
-          todayKopecks: kopecksWhere(isToday),
-          yesterdayCount: countWhere(not(isToday)),
-          yesterdayKopecks: kopecksWhere(not(isToday)),
-        })
-        .from(orders)
-        .where(and(where, gte(orders.date, dayStart(yesterday)), lt(orders.date, dayStart(addDays(today, 1))))),
+      rollupFigures(db, orgId, status, today, yesterday),
     ]);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    // The raw `date` of the row (Postgres' text), not the Moscow rendering: the cursor must keep microseconds.
+    const nextCursor = rows.length > limit && last ? recentOrdersCursor.encode([last.date, last.srid], recentOrdersFilters(query)) : null;
     return c.json(
       {
         status,
-        items: items.map(toOrderView),
-        total: counted?.total ?? 0,
+        items: page.map(toOrderView),
+        total: figures?.total ?? 0,
         limit,
         offset,
-        today: { day: today, count: days?.todayCount ?? 0, amount: toRoubles(days?.todayKopecks ?? 0) },
-        yesterday: { day: yesterday, count: days?.yesterdayCount ?? 0, amount: toRoubles(days?.yesterdayKopecks ?? 0) },
+        nextCursor,
+        today: { day: today, count: figures?.todayCount ?? 0, amount: toRoubles(figures?.todayKopecks ?? 0) },
+        yesterday: { day: yesterday, count: figures?.yesterdayCount ?? 0, amount: toRoubles(figures?.yesterdayKopecks ?? 0) },
       },
       200,
     );

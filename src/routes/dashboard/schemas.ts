@@ -6,10 +6,14 @@
  * are Moscow time with the offset (`2026-11-20T14:03:11+03:00`).
  */
 import { z } from "@hono/zod-openapi";
+import { cursorText, cursorTime, type ListCursor, listCursor } from "../../core/cursor";
 import { defaultPeriod, periods } from "./period";
 
-/** Largest `offset` of a paged list: deep pages cost a scan; history belongs to the analytics. */
-export const MAX_OFFSET = 100_000;
+/**
+ * Largest `offset` of a paged list: an offset page costs a scan of the rows it skips; deeper
+ * pages take `cursor`, which costs the same at any depth (issue 11, docs/api.md#pagination-and-order).
+ */
+export const MAX_OFFSET = 10_000;
 
 /** A whole-number query parameter in [min, max], `fallback` when absent. */
 const integerParam = (min: number, max: number, fallback: number) =>
@@ -36,13 +40,77 @@ const multiParam = (maxValues: number, maxLength: number) =>
 
 const period = z.enum(periods).default(defaultPeriod);
 const limit = integerParam(1, 100, 20);
-const offset = integerParam(0, MAX_OFFSET, 0);
+/** `offset`: absent unless sent, so that one sent with `cursor` is refused (the answer echoes 0 for absent). */
+const offset = z
+  .string()
+  .regex(/^\d{1,9}$/, "Expected a whole number")
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_OFFSET, `At most ${MAX_OFFSET}: to page deeper, pass \`cursor\` (the \`nextCursor\` of the previous page) instead`),
+  )
+  .optional()
+  .openapi({
+    type: "integer",
+    minimum: 0,
+    maximum: MAX_OFFSET,
+    default: 0,
+    description: `Rows to skip (at most ${MAX_OFFSET}; deeper, follow \`nextCursor\`). Not with \`cursor\`.`,
+  });
+
+/**
+ * The query refinement of a keyset-paged list: `cursor` and `offset` exclude each other, and a
+ * cursor must have been made under the same filters (`filtersOf` the query) — a cursor carried over
+ * to other filters would start the page at a position of another list.
+ */
+const keysetPage =
+  <Key, Filters>(fits: (cursor: ListCursor<Key>, filters: unknown) => boolean, filtersOf: (query: Filters) => unknown) =>
+  (query: Filters & { cursor?: ListCursor<Key> | undefined; offset?: number | undefined }, ctx: z.RefinementCtx) => {
+    if (query.cursor === undefined) return;
+    if (query.offset !== undefined)
+      ctx.addIssue({ code: "custom", path: ["offset"], message: "Not with `cursor`: the cursor already says where the page starts." });
+    else if (!fits(query.cursor, filtersOf(query)))
+      ctx.addIssue({
+        code: "custom",
+        path: ["cursor"],
+        message: "This cursor was made under other filters: keep the filters while paging, or start again without `cursor`.",
+      });
+  };
 
 /** `?period=7d|30d|60d|90d|180d` (default `30d`). */
 export const periodQuery = z.object({ period }).strict();
 
 /** `GET /analytics/daily-trends`: a period and `format=json|svg` (default `json`). */
 export const dailyTrendsQuery = z.object({ period, format: z.enum(["json", "svg"]).default("json") }).strict();
+
+/**
+ * `GET /analytics/daily-trends` headers: `Accept-Language` picks the chart's language, Russian
+ * or English (`negotiateLanguage` in `chart-locale.ts`). Any value is accepted; one that names
+ * neither language gives English. Other headers are not validated here.
+ */
+export const dailyTrendsHeaders = z.object({
+  "accept-language": z.string().optional().openapi({
+    description:
+      "Language of the chart's labels: `ru` (also `ru-RU`, or a list where Russian weighs most among ru and en) or English otherwise.",
+    example: "ru-RU,ru;q=0.9,en;q=0.8",
+  }),
+});
+
+/**
+ * The `/stocks` cursor: the last row's sort key `[supplierArticle, nmId, techSize, warehouseName,
+ * barcode]` (the size's logical rank is recomputed from `techSize` in SQL).
+ */
+export const stocksCursor = listCursor("stocks", z.tuple([cursorText, z.number().int(), cursorText, cursorText, cursorText]));
+
+/** The filters a `/stocks` cursor is bound to: multi-selects as sets (order and repeats do not matter). */
+export const stocksFilters = (query: { warehouses: string[]; sizes: string[]; q?: string | undefined }) => ({
+  warehouses: [...new Set(query.warehouses)].sort(),
+  sizes: [...new Set(query.sizes)].sort(),
+  q: query.q ?? null,
+});
 
 /** `GET /stocks`: multi-select filters, a search text (name, supplier article, nmId) and a page. */
 export const stocksQuery = z
@@ -57,14 +125,25 @@ export const stocksQuery = z
       .optional(),
     limit,
     offset,
+    cursor: stocksCursor.param.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(keysetPage(stocksCursor.fits, stocksFilters));
 
 /** Status filter of the recent orders: not canceled, canceled, or both. */
 export const orderStatuses = ["active", "canceled", "all"] as const;
 
+/** The `/orders/recent` cursor: the last row's `[date, srid]`, `date` as Postgres wrote it (microseconds kept). */
+export const recentOrdersCursor = listCursor("orders-recent", z.tuple([cursorTime, cursorText]));
+
+/** The filters an `/orders/recent` cursor is bound to. */
+export const recentOrdersFilters = (query: { status: (typeof orderStatuses)[number] }) => ({ status: query.status });
+
 /** `GET /orders/recent`. */
-export const recentOrdersQuery = z.object({ status: z.enum(orderStatuses).default("all"), limit, offset }).strict();
+export const recentOrdersQuery = z
+  .object({ status: z.enum(orderStatuses).default("all"), limit, offset, cursor: recentOrdersCursor.param.optional() })
+  .strict()
+  .superRefine(keysetPage(recentOrdersCursor.fits, recentOrdersFilters));
 
 /** `GET /orders/{srid}`: WB's order line id — at most 100 characters of `[A-Za-z0-9._-]`. */
 export const orderParams = z.object({
@@ -119,6 +198,11 @@ export const orderViewExample = {
 const count = z.number().int().nonnegative();
 const roubles = z.number();
 const day = z.iso.date();
+
+/** The `cursor` of the page after this one; null on the last page. */
+const nextCursor = z.string().nullable().openapi({
+  description: "The `cursor` of the next page (opaque; pass it as is, with the same filters); null on the last page.",
+});
 
 /** An inclusive range of Moscow days. */
 export const dayRange = z.object({ from: day, to: day });
@@ -230,7 +314,9 @@ export const stocksPage = z.object({
   /** Rows matching the filters, over all pages. */
   total: count,
   limit: z.number().int(),
+  /** Rows skipped (0 on a `cursor` page). */
   offset: z.number().int(),
+  nextCursor,
   /** Filter values available to this org (unfiltered): warehouse names, sizes in logical order. */
   filters: z.object({ warehouses: z.array(z.string()), sizes: z.array(z.string()) }),
 });
@@ -294,7 +380,9 @@ export const recentOrdersPage = z.object({
   items: z.array(orderView),
   total: count,
   limit: z.number().int(),
+  /** Rows skipped (0 on a `cursor` page). */
   offset: z.number().int(),
+  nextCursor,
   /** Orders placed today and yesterday (Moscow days) with the same status filter. */
   today: dayFigure,
   yesterday: dayFigure,

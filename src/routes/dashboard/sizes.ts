@@ -64,8 +64,12 @@ const literal = (pattern: string): SQL => sql.raw(`'${pattern}'`);
 const raw = (n: number): SQL => sql.raw(String(n));
 
 /**
- * ORDER BY terms that sort the text column `techSize` in the logical size order, matching
- * {@link compareSizes}. Only constants are inlined; the column is the one parameter.
+ * The SQL sort key of the text `techSize` in the logical size order, matching {@link compareSizes}:
+ * four terms (group, rank, second number, the text in collation "C"), never null. Use them as
+ * ORDER BY terms (ascending) and, built over a bound `::text` value as well, in a row-value
+ * comparison with the same terms over the column: the keyset cursor of `/stocks` does, so its
+ * predicate and its order are one expression and cannot disagree. Only constants are inlined;
+ * `techSize` is the one parameter.
  */
 export function sizeOrderBy(techSize: SQLWrapper): SQL[] {
   const u = sql`upper(btrim(${techSize}))`;

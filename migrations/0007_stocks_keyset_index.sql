@@ -1,0 +1,1 @@
+CREATE INDEX "stocks_org_article_nm_idx" ON "stocks" USING btree ("org_id","supplier_article","nm_id");
