@@ -5,7 +5,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { moscowDay, toMoscowDateTime } from "../../src/core/time";
-import { escapeXml, renderLineChart, svgDataUri } from "../../src/routes/dashboard/chart";
+import { type DailyChart, escapeXml, renderDailyChart, svgDataUri } from "../../src/routes/dashboard/chart";
 import { escapeLike } from "../../src/routes/dashboard/list-stocks";
 import { changePercent, roundRoubles, toKopecks } from "../../src/routes/dashboard/money";
 import { addDays, eachDay, periodRange, previousRange } from "../../src/routes/dashboard/period";
@@ -97,19 +97,27 @@ describe("LIKE escaping", () => {
   });
 });
 
-describe("SVG line chart", () => {
-  const chart = {
+describe("SVG daily chart", () => {
+  const chart: DailyChart = {
     title: `Trends <script>alert("x")</script> & 'more'`,
-    labels: ["11-14", "11-15", "11-16"],
-    series: [
-      { name: "Orders", color: "#2563eb", values: [10, 25, 17] },
-      { name: "Returns <b>", color: "#dc2626", values: [0, 1, 2] },
+    subtitle: "14–16 November 2026",
+    description: "Orders & returns",
+    days: ["2026-11-14", "2026-11-15", "2026-11-16"],
+    panels: [
+      {
+        axisTitle: "pcs per day",
+        series: [
+          { name: "Orders", color: "#2563eb", values: [10, 25, 17] },
+          { name: "Returns <b>", color: "#dc2626", values: [0, 1, 2] },
+        ],
+      },
     ],
+    text: { shortDay: (day) => day.slice(5), weekday: () => "", axisNumber: String, today: "today", partial: "partial", noData: "none" },
   };
 
   it("has a viewBox, a title, axes, gridlines, a polyline per series and a legend", () => {
-    const svg = renderLineChart(chart);
-    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" viewBox="0 0 800 400"/);
+    const svg = renderDailyChart(chart);
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" viewBox="0 0 800 480"/);
     expect(svg).toContain("<title>Trends &#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;more&#39;</title>");
     expect(svg.match(/<polyline /g)).toHaveLength(2);
     expect(svg.match(/<line /g)?.length).toBeGreaterThanOrEqual(2 + 2 + 2);
@@ -119,13 +127,13 @@ describe("SVG line chart", () => {
   });
 
   it("is CSP-safe: no script, event handler, style, link or foreign content", () => {
-    const svg = renderLineChart(chart);
+    const svg = renderDailyChart(chart);
     expect(svg).not.toMatch(/<script|<style|style=|\son[a-z]+=|href|<foreignObject|javascript:/i);
   });
 
   it("is deterministic and encodes to a base64 data URI of its UTF-8 bytes", () => {
-    const svg = renderLineChart({ ...chart, title: "Заказы" });
-    expect(renderLineChart({ ...chart, title: "Заказы" })).toBe(svg);
+    const svg = renderDailyChart({ ...chart, title: "Заказы" });
+    expect(renderDailyChart({ ...chart, title: "Заказы" })).toBe(svg);
     const uri = svgDataUri(svg);
     expect(uri.startsWith("data:image/svg+xml;base64,")).toBe(true);
     const bytes = Uint8Array.from(atob(uri.slice(uri.indexOf(",") + 1)), (ch) => ch.charCodeAt(0));
@@ -133,8 +141,9 @@ describe("SVG line chart", () => {
   });
 
   it("rejects mismatched series and unsafe colours", () => {
-    expect(() => renderLineChart({ ...chart, series: [{ name: "x", color: "#000000", values: [1] }] })).toThrow(RangeError);
-    expect(() => renderLineChart({ ...chart, series: [{ name: "x", color: 'red" onload="alert(1)', values: [1, 2, 3] }] })).toThrow(
+    const panel = (series: DailyChart["panels"][number]["series"]) => [{ axisTitle: "pcs", series }];
+    expect(() => renderDailyChart({ ...chart, panels: panel([{ name: "x", color: "#000000", values: [1] }]) })).toThrow(RangeError);
+    expect(() => renderDailyChart({ ...chart, panels: panel([{ name: "x", color: 'red" onload="alert(1)', values: [1, 2, 3] }]) })).toThrow(
       RangeError,
     );
   });

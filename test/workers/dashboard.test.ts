@@ -175,9 +175,11 @@ describe("GET /api/v1/analytics/daily-trends", () => {
     expect(decoded).toBe(svg);
     expect(svg).toMatch(/viewBox="0 0 \d+ \d+"/);
     expect(svg).toContain("<title>");
+    // One line per event: solid over the 29 complete days, dashed into today (partial).
     const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((m) => (m[1] ?? "").split(" "));
     expect(lines).toHaveLength(4);
-    for (const points of lines) expect(points).toHaveLength(30);
+    for (const points of lines) expect(points).toHaveLength(29);
+    expect(svg.match(/<path class="partial" /g)).toHaveLength(4);
     expect(svg).not.toMatch(/<script|\son[a-z]+=|style=|href/i);
   });
 });
