@@ -19,7 +19,19 @@ import { getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "../core/db/client";
-import { orders, products, type SaleKind, sales, stocks, syncState, type WbDataset, warehouses } from "../core/db/schema";
+import {
+  orders,
+  periodDays,
+  products,
+  type ReportingPeriod,
+  reportingPeriods,
+  type SaleKind,
+  sales,
+  stocks,
+  syncState,
+  type WbDataset,
+  warehouses,
+} from "../core/db/schema";
 import type { WbOrderRow, WbSaleRow, WbStockRow } from "../integrations/wildberries/client";
 import { wbMoscowDay, wbTimeToTimestamptz, wbTimeToTimestamptzOrNull } from "../integrations/wildberries/time";
 
@@ -387,8 +399,66 @@ export function recomputeDailyStats(db: Database, orgId: string, days: readonly 
 }
 
 /**
+ * Recomputes `warehouse_stock_stats` of `orgId` for the warehouses `names` from `stocks`: stock
+ * rows, products in stock (distinct nmId with `quantity` > 0) and Σ `quantity` (two statements).
+ */
+export function recomputeWarehouseStockStats(db: Database, orgId: string, names: readonly string[]): BatchStatement[] {
+  if (names.length === 0) return [];
+  const list = sql`${JSON.stringify(names)}::jsonb`;
+  const named = sql`warehouse_name in (select jsonb_array_elements_text(${list}))`;
+  return [
+    db.execute(sql`delete from warehouse_stock_stats where org_id = ${orgId} and ${named}`),
+    db.execute(sql`
+      insert into warehouse_stock_stats (org_id, warehouse_name, stock_rows, product_count, total_quantity)
+      select org_id, warehouse_name, count(*), count(distinct nm_id) filter (where quantity > 0), sum(quantity)
+      from stocks where org_id = ${orgId} and ${named}
+      group by org_id, warehouse_name`),
+  ];
+}
+
+/**
+ * Recomputes `product_period_stats` of `orgId`: orders per product over each reporting period ending
+ * on each of `asOf` (Moscow days, e.g. today and tomorrow), from `daily_product_stats`. Two
+ * statements: delete the org's rows; one pass over the longest period's days grouped by nmId, with
+ * a filtered sum per (day, period), unpivoted into rows (`CROSS JOIN LATERAL (VALUES …)`). At
+ * 3,000 products × 180 days (~360,000 rollup rows): ~0.3 s; run once per sync run, not per batch.
+ */
+export function recomputeProductPeriodStats(db: Database, orgId: string, asOf: readonly string[]): BatchStatement[] {
+  const days = [...new Set(asOf)].filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).sort();
+  const first = days[0];
+  const last = days.at(-1);
+  if (first === undefined || last === undefined) return [];
+  const longest = Math.max(...reportingPeriods.map(periodDays));
+  const pairs = days.flatMap((day, i) => reportingPeriods.map((period) => ({ day, period, key: `${i}_${period}` })));
+  const within = (day: string, period: ReportingPeriod) =>
+    sql.raw(`day between date '${day}' - ${periodDays(period) - 1} and date '${day}'`);
+  const sums = sql.join(
+    pairs.map(
+      ({ day, period, key }) =>
+        sql`sum(orders_count) filter (where ${within(day, period)}) as ${sql.raw(`c_${key}`)}, sum(orders_amount) filter (where ${within(day, period)}) as ${sql.raw(`a_${key}`)}`,
+    ),
+    sql`, `,
+  );
+  const rows = sql.raw(pairs.map(({ day, period, key }) => `(date '${day}', '${period}', c_${key}, a_${key})`).join(", "));
+  return [
+    db.execute(sql`delete from product_period_stats where org_id = ${orgId}`),
+    db.execute(sql`
+      insert into product_period_stats (org_id, as_of, period, nm_id, orders_count, orders_amount)
+      select ${orgId}, v.as_of, v.period, per.nm_id, v.orders_count, v.orders_amount
+      from (
+        select nm_id, ${sums}
+        from daily_product_stats
+        where org_id = ${orgId} and day between date ${sql.raw(`'${first}'`)} - ${sql.raw(String(longest - 1))} and date ${sql.raw(`'${last}'`)}
+        group by nm_id
+      ) as per
+      cross join lateral (values ${rows}) as v(as_of, period, orders_count, orders_amount)
+      where v.orders_count > 0`),
+  ];
+}
+
+/**
  * Every write of one slice of a page except the ledger and cursor: products, warehouses, the rows,
- * and (orders, sales) the rollup of the days they touch. The data set's `sync_state` row must exist
+ * and the rollups they touch (orders, sales: the days; stocks: the warehouses). The data set's `sync_state` row must exist
  * before these run in the batch (the rows' upsert adds what it inserted to its `total_rows`).
  */
 export function pageWrites<D extends WbDataset>(db: Database, orgId: string, dataset: D, rows: readonly WbRowOf[D][]): BatchStatement[] {
@@ -399,6 +469,7 @@ export function pageWrites<D extends WbDataset>(db: Database, orgId: string, dat
     upsertWarehouses(db, orgId, unique),
     upsertRows(db, orgId, dataset, unique),
     ...recomputeDailyStats(db, orgId, touchedDays(dataset, unique)),
+    ...(dataset === "stocks" ? recomputeWarehouseStockStats(db, orgId, [...new Set(unique.map((r) => r.warehouseName))]) : []),
   ];
 }
 

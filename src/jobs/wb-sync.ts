@@ -39,13 +39,14 @@ import type { AppConfig } from "../core/env";
 import type { Logger } from "../core/logger";
 import type { Metrics } from "../core/metrics";
 import type { Redis } from "../core/redis";
+import { moscowDay } from "../core/time";
 import { createWbStatisticsClient, WbRateLimitError, type WbStatisticsClient } from "../integrations/wildberries/client";
 import { toWbDateTime, wbTimeToEpochMs } from "../integrations/wildberries/time";
 import { tokenExpiry } from "../integrations/wildberries/token";
 import type { WbDateTime } from "../integrations/wildberries/types";
 import { describeCause, JobFailure, MAX_CAUSE_CHARS } from "./failure-cause";
 import { heartbeat, isLeaseLost, type Job, type Lease, LeaseLostError, leaseCheck, markSucceeded } from "./ledger";
-import { type BatchStatement, pageWrites, storedRowCount, type WbRowOf } from "./wb-sync-writes";
+import { type BatchStatement, pageWrites, recomputeProductPeriodStats, storedRowCount, type WbRowOf } from "./wb-sync-writes";
 
 /** Default wall-time budget of one delivery, ms: Workers have no hard wall limit, QStash's timeout does. */
 export const SYNC_BUDGET_MS = 25_000;
@@ -199,9 +200,11 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
   await invalidateOrgCache(services.redis, job.orgId).catch((err: unknown) => {
     throw new WbSyncError(undefined, err, "bumping the org's cache version");
   });
+  const now = Date.now();
   await commit(
     [
       db.update(syncState).set({ lastSuccessAt: sql`now()`, lastError: null }).where(eq(syncState.orgId, job.orgId)),
+      ...recomputeProductPeriodStats(db, job.orgId, [moscowDay(now), moscowDay(now + 86_400_000)]),
       markSucceeded(db, lease),
     ],
     undefined,
@@ -276,7 +279,8 @@ export function tablesToAnalyze(
     const held = before.find((s) => s.dataset === dataset)?.totalRows ?? 0;
     if (rows < ANALYZE_MIN_ROWS || rows < held * ANALYZE_SHARE) continue;
     tables.add(dataset);
-    if (dataset !== "stocks") {
+    if (dataset === "stocks") tables.add("warehouse_stock_stats");
+    else {
       tables.add("daily_product_stats");
       tables.add("daily_org_stats");
     }

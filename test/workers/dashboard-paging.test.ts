@@ -10,7 +10,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { orders, stocks } from "../../src/core/db/schema";
-import { recomputeDailyStats } from "../../src/jobs/wb-sync-writes";
+import { recomputeDailyStats, recomputeWarehouseStockStats } from "../../src/jobs/wb-sync-writes";
 import { json, roundTrips, SIZE_ORDER, settle } from "./dashboard-support";
 import { addMember, api, createTenant, db, problem, registerWbToken, syncTenant, type Tenant } from "./helpers";
 
@@ -133,6 +133,12 @@ async function insertOrders(orgId: string, values: (typeof orders.$inferInsert)[
     await statement;
 }
 
+/** Inserts stock rows of `orgId` directly and recomputes their warehouses' sums, as a sync batch does. */
+async function insertStocks(orgId: string, values: (typeof stocks.$inferInsert)[]): Promise<void> {
+  await db().insert(stocks).values(values);
+  for (const statement of recomputeWarehouseStockStats(db(), orgId, [...new Set(values.map((v) => v.warehouseName))])) await statement;
+}
+
 /** An order row of the tenant for direct inserts (every NOT NULL column). */
 const orderRow = (srid: string, date: string) => ({
   orgId: tenant.orgId,
@@ -185,16 +191,14 @@ beforeAll(async () => {
     select nm_id::text, supplier_article, warehouse_name from stocks where org_id = ${tenant.orgId} order by supplier_article, nm_id limit 1 offset 100`);
   if (!product) throw new Error("no stocks synced");
   const base = { nmId: Number(product.nm_id), supplierArticle: product.supplier_article, warehouseName: product.warehouse_name };
-  await db()
-    .insert(stocks)
-    .values([
-      ...["", "2XL", " xl ", "36,5", "42/170", "ONE SIZE", "XXL", "0"].map((techSize, i) =>
-        stockRow({ ...base, techSize, barcode: `T-extra-${i}` }),
-      ),
-      // The same supplier article under a smaller and a larger nmId: the nmId orders them.
-      stockRow({ ...base, nmId: 1, techSize: "M", barcode: "T-small-nm" }),
-      stockRow({ ...base, nmId: 9_999_999_999, techSize: "M", barcode: "T-large-nm" }),
-    ]);
+  await insertStocks(tenant.orgId, [
+    ...["", "2XL", " xl ", "36,5", "42/170", "ONE SIZE", "XXL", "0"].map((techSize, i) =>
+      stockRow({ ...base, techSize, barcode: `T-extra-${i}` }),
+    ),
+    // The same supplier article under a smaller and a larger nmId: the nmId orders them.
+    stockRow({ ...base, nmId: 1, techSize: "M", barcode: "T-small-nm" }),
+    stockRow({ ...base, nmId: 9_999_999_999, techSize: "M", barcode: "T-large-nm" }),
+  ]);
 }, 300_000);
 
 describe("keyset paging: every row once, in order", () => {
@@ -352,7 +356,7 @@ describe("keyset paging while rows arrive", () => {
           barcode: `T-art-last-${round}`,
         }),
       ];
-      await db().insert(stocks).values(rowsNow);
+      await insertStocks(tenant.orgId, rowsNow);
       for (const r of rowsNow) added.push({ key: stockKey(r), cursorKey: stockKey(last) });
     });
     const listed = pages.flatMap((p) => p.items.map(stockKey));

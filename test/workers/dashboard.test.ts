@@ -4,8 +4,11 @@
  * here over the raw `orders`, `sales` and `stocks` tables — not the rollup the routes read.
  * The routes are called through the typed client (`src/client.ts`), as a dashboard calls them.
  */
+import { count, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { productPeriodStats } from "../../src/core/db/schema";
 import {
+  bumpCacheVersion,
   dailyTotalsFromRaw,
   declaredToday,
   eventFiguresFromRaw,
@@ -25,7 +28,7 @@ import {
   topProductsFromRaw,
   warehouseFiguresFromRaw,
 } from "./dashboard-support";
-import { addMember, api, client, createTenant, registerWbToken, syncTenant, type Tenant } from "./helpers";
+import { addMember, api, client, createTenant, db, registerWbToken, syncTenant, type Tenant } from "./helpers";
 
 let tenant: Tenant;
 
@@ -91,6 +94,34 @@ describe("GET /api/v1/analytics/sales", () => {
     expect(body.totals.returns).toBeGreaterThan(0);
     expect(topInKopecks(body.topProducts)).toEqual(topInKopecks(await topProductsFromRaw(tenant.orgId, from, to)));
     expect(body.topProducts).toHaveLength(10);
+  });
+
+  it("answers the same top 10 from the daily rollup when the sync's precomputed top is missing (a day without a sync)", async () => {
+    const token = await analyst();
+    const precomputed = () => db().select({ n: count() }).from(productPeriodStats).where(eq(productPeriodStats.orgId, tenant.orgId));
+    // The sync precomputed every period for today and tomorrow.
+    expect((await precomputed())[0]?.n).toBeGreaterThan(0);
+    const stored = await db().select().from(productPeriodStats).where(eq(productPeriodStats.orgId, tenant.orgId));
+    await db().delete(productPeriodStats).where(eq(productPeriodStats.orgId, tenant.orgId));
+    try {
+      await bumpCacheVersion(tenant.orgId);
+      for (const [period, days] of [
+        ["7d", 7],
+        ["30d", 30],
+        ["180d", 180],
+      ] as const) {
+        const sentOn = moscowDay();
+        const body = await json<{ range: { to: string }; topProducts: TopProduct[] }>(
+          await dashboardApi(token).analytics.sales.$get({ query: { period } }),
+        );
+        const { from, to } = periodOf(days, declaredToday(body.range.to, sentOn));
+        expect(topInKopecks(body.topProducts), period).toEqual(topInKopecks(await topProductsFromRaw(tenant.orgId, from, to)));
+        expect(body.topProducts.length, period).toBeGreaterThan(0);
+      }
+    } finally {
+      await db().insert(productPeriodStats).values(stored);
+      await bumpCacheVersion(tenant.orgId);
+    }
   });
 });
 

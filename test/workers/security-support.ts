@@ -24,6 +24,8 @@ import {
   stocks,
   users,
 } from "../../src/core/db/schema";
+import { moscowDay } from "../../src/core/time";
+import { recomputeDailyStats, recomputeWarehouseStockStats } from "../../src/jobs/wb-sync-writes";
 import { buildRequest, config, db, problem, type Tenant, testEnv } from "./helpers";
 
 export { envWith, workerFetch } from "./helpers";
@@ -360,6 +362,9 @@ export async function seedMarketplace(
       isCancel: false,
       cancelDate: null,
     }),
+    // The rollups a sync batch keeps with these rows.
+    ...recomputeDailyStats(database, orgId, [moscowDay()]),
+    ...recomputeWarehouseStockStats(database, orgId, [warehouse]),
   ]);
   return { srid, nmId, warehouse, size };
 }

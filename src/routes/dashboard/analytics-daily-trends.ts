@@ -16,7 +16,7 @@ import { renderDailyTrendsChart } from "./chart-daily-trends";
 import { chartLanguages, negotiateLanguage } from "./chart-locale";
 import { cacheTtl, dashboardReaders, group } from "./group";
 import { periodRange } from "./period";
-import { dailyFigures, fillDays, topProducts, toTopProduct } from "./rollup";
+import { dailyFigures, fillDays, pickTopProducts, topProducts, toTopProduct } from "./rollup";
 import { dailyTrends, dailyTrendsHeaders, dailyTrendsQuery } from "./schemas";
 
 /** Response headers of the 200: the chart's language, and that it depends on `Accept-Language`. */
@@ -60,7 +60,8 @@ export const analyticsDailyTrends = defineOperation({
     const { db } = c.var.services;
     const today = moscowDay();
     const range = periodRange(period, today);
-    const [daily, top] = await db.batch([dailyFigures(db, orgId, range), topProducts(db, orgId, range)]);
+    const [daily, precomputedTop, liveTop] = await db.batch([dailyFigures(db, orgId, range), ...topProducts(db, orgId, period, range)]);
+    const top = pickTopProducts(precomputedTop, liveTop);
     const days = fillDays(range, daily).map((d) => ({
       day: d.day,
       orders: d.orders,

@@ -8,7 +8,7 @@
 import { defineOperation } from "../../core/route";
 import { cacheTtl, dashboardReaders, group } from "./group";
 import { periodRange } from "./period";
-import { addFigures, dailyFigures, fillDays, noFigures, topProducts, toSalesTotals, toTopProduct } from "./rollup";
+import { addFigures, dailyFigures, fillDays, noFigures, pickTopProducts, topProducts, toSalesTotals, toTopProduct } from "./rollup";
 import { periodQuery, salesAnalytics } from "./schemas";
 
 /** `GET /analytics/sales`, mounted under `/api/v1`. */
@@ -32,7 +32,8 @@ export const analyticsSales = defineOperation({
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
     const range = periodRange(period);
-    const [daily, top] = await db.batch([dailyFigures(db, orgId, range), topProducts(db, orgId, range)]);
+    const [daily, precomputedTop, liveTop] = await db.batch([dailyFigures(db, orgId, range), ...topProducts(db, orgId, period, range)]);
+    const top = pickTopProducts(precomputedTop, liveTop);
     const days = fillDays(range, daily);
     return c.json(
       {

@@ -1,15 +1,14 @@
 /**
  * `GET /api/v1/sizes` — the distinct `techSize` values of the org's stock rows, in logical
  * order: one size (`0`) first, then letters (XXS…5XL), numerics by first number, the rest
- * alphabetically (rules in `./sizes.ts`). One Neon request (one query).
+ * alphabetically (rules in `./sizes.ts`). One Neon request (one query: a loose index scan, one
+ * index probe per distinct size).
  * Errors: 400 (unknown parameter), 401, 403.
  */
-import { eq } from "drizzle-orm";
-import { stocks } from "../../core/db/schema";
 import { defineOperation } from "../../core/route";
 import { cacheTtl, dashboardReaders, group } from "./group";
 import { sizeList } from "./schemas";
-import { compareSizes } from "./sizes";
+import { compareSizes, distinctSizes } from "./sizes";
 
 /** `GET /sizes`, mounted under `/api/v1`. */
 export const listSizes = defineOperation({
@@ -27,7 +26,7 @@ export const listSizes = defineOperation({
   handler: async (c) => {
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
-    const rows = await db.selectDistinct({ techSize: stocks.techSize }).from(stocks).where(eq(stocks.orgId, orgId));
-    return c.json({ items: rows.map((r) => r.techSize).sort(compareSizes) }, 200);
+    const { rows } = await distinctSizes(db, orgId);
+    return c.json({ items: rows.map((r) => r.tech_size).sort(compareSizes) }, 200);
   },
 });

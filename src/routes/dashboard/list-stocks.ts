@@ -18,17 +18,19 @@
  * without it (the schema has none yet) each page sorts the org's matching rows — correct, and no
  * slower on deep pages than on the first. `offset` (≤ 10,000) stays for old clients.
  * @see docs/api.md#pagination-and-order
- * One Neon request: rows, count, warehouse names and sizes in one `db.batch`.
+ * One Neon request: rows, count, warehouse names and sizes in one `db.batch`. None of them reads
+ * every stock row: the total without a size or search filter and the warehouse names come from
+ * `warehouse_stock_stats` (kept by the sync with the rows), the sizes from a loose index scan.
  * Errors: 400 (limit outside 1–100, offset outside 0–10,000, offset with cursor, a cursor that is not
  * this list's or was made under other filters, q over 100 characters, unknown parameter), 401, 403.
  */
 import { and, asc, count, eq, ilike, inArray, like, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Database } from "../../core/db/client";
-import { products, stocks } from "../../core/db/schema";
+import { products, stocks, warehouseStockStats } from "../../core/db/schema";
 import { defineOperation } from "../../core/route";
 import { cacheTtl, dashboardReaders, group } from "./group";
 import { stocksCursor, stocksFilters, stocksPage, stocksQuery } from "./schemas";
-import { compareSizes, sizeOrderBy } from "./sizes";
+import { compareSizes, distinctSizes, sizeOrderBy } from "./sizes";
 
 /** `text` as a LIKE pattern that matches it literally (`\` is Postgres' default escape). */
 export const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
@@ -112,9 +114,24 @@ export const listStocks = defineOperation({
         // One row more than the page: it says whether there is a next page.
         .limit(limit + 1)
         .offset(offset),
-      db.select({ total: count() }).from(stocks).where(where),
-      db.selectDistinct({ name: stocks.warehouseName }).from(stocks).where(eq(stocks.orgId, orgId)).orderBy(asc(stocks.warehouseName)),
-      db.selectDistinct({ techSize: stocks.techSize }).from(stocks).where(eq(stocks.orgId, orgId)),
+      // Without a size or search filter, the total is the per-warehouse row counts the sync keeps.
+      sizes.length === 0 && !q
+        ? db
+            .select({ total: sql<number>`coalesce(sum(${warehouseStockStats.stockRows}), 0)`.mapWith(Number) })
+            .from(warehouseStockStats)
+            .where(
+              and(
+                eq(warehouseStockStats.orgId, orgId),
+                warehouses.length > 0 ? inArray(warehouseStockStats.warehouseName, warehouses) : undefined,
+              ),
+            )
+        : db.select({ total: count() }).from(stocks).where(where),
+      db
+        .select({ name: warehouseStockStats.warehouseName })
+        .from(warehouseStockStats)
+        .where(eq(warehouseStockStats.orgId, orgId))
+        .orderBy(asc(warehouseStockStats.warehouseName)),
+      distinctSizes(db, orgId),
     ]);
     const items = rows.slice(0, limit);
     const last = items.at(-1);
@@ -129,7 +146,7 @@ export const listStocks = defineOperation({
         limit,
         offset,
         nextCursor,
-        filters: { warehouses: warehouseNames.map((w) => w.name), sizes: sizeValues.map((s) => s.techSize).sort(compareSizes) },
+        filters: { warehouses: warehouseNames.map((w) => w.name), sizes: sizeValues.rows.map((s) => s.tech_size).sort(compareSizes) },
       },
       200,
     );

@@ -2,10 +2,11 @@
  * The dashboard's reporting periods, as ranges of Moscow days (`YYYY-MM-DD`, which sort and
  * compare like the dates they name). Moscow time itself is `src/core/time.ts`.
  */
+import { periodDays, reportingPeriods } from "../../core/db/schema";
 import { moscowDay } from "../../core/time";
 
-/** Periods a dashboard can ask for: the last N Moscow days, today included. */
-export const periods = ["7d", "30d", "60d", "90d", "180d"] as const;
+/** Periods a dashboard can ask for: the last N Moscow days, today included (the sync precomputes top products for each). */
+export const periods = reportingPeriods;
 /** One of {@link periods}. */
 export type Period = (typeof periods)[number];
 
@@ -26,9 +27,7 @@ export function addDays(day: string, days: number): string {
 }
 
 /** Number of days in `period` (`"7d"` → 7). */
-export function periodDays(period: Period): number {
-  return Number(period.slice(0, -1));
-}
+export { periodDays };
 
 /**
  * The days of `period` ending on `today`, inclusive: `7d` is today and the 6 days before.

