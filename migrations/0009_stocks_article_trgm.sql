@@ -1,0 +1,1 @@
+CREATE INDEX "stocks_article_trgm_idx" ON "stocks" USING gin ("supplier_article" gin_trgm_ops);
