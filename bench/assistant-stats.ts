@@ -10,6 +10,7 @@
 import autocannon from "autocannon";
 import type { LocalEnvironment } from "../scripts/local-env";
 import { assistantDataSet, assistantDataSize } from "./assistant-data";
+import { bumpCacheVersion, percentile, round1 as round } from "./measure";
 
 /** What the part reports. */
 export interface AssistantStatsBench {
@@ -18,9 +19,6 @@ export interface AssistantStatsBench {
   uncached: { requests: number; p50ms: number; p99ms: number; meanMs: number };
   cached: { requestsPerSecond: number; p50ms: number; p99ms: number; non2xx: number; errors: number };
 }
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-const round = (n: number) => Math.round(n * 10) / 10;
 
 /** Generates the data set for the demo org, then measures (see the module comment). */
 export async function runAssistantStatsBench(
@@ -35,13 +33,7 @@ export async function runAssistantStatsBench(
 
   const url = `${env.workerUrl}/api/v1/assistant/stats?period=month`;
   const headers = { Authorization: `Bearer ${token}` };
-  const bump = async () => {
-    const res = await fetch(`${env.stack.redis.url}/incr/org:${orgId}:cache-version`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${env.stack.redis.token}` },
-    });
-    if (!res.ok) throw new Error(`cache version bump failed: ${res.status}`);
-  };
+  const bump = () => bumpCacheVersion(env, orgId);
   const timings: number[] = [];
   for (let i = 0; i < opts.uncachedRequests + 1; i++) {
     await bump();

@@ -1,29 +1,56 @@
 /**
- * `npm run bench`: measures, on this machine, against `wrangler dev` on the local stack:
- * - the Wildberries sync of the demo data set (≥ 50,000 orders): rows/s end to end
- *   (cron-equivalent enqueue → QStash emulator → Worker → Neon adapter);
- * - a cached dashboard read (`GET /api/v1/analytics/sales?period=30d`, X-Cache: HIT) next to
- *   a bare `GET /health` on the same Worker: requests/s, p50 and p99 latency (autocannon).
- * - the webhook soak (`bench/soak.ts`): `BENCH_SOAK_DELIVERIES` (default 10,000) signed Standard
- *   Webhooks deliveries with 10 % duplicates and 5 % injected consumer failures: ingest
- *   requests/s, p50/p99, the time until the last event is processed, and proof that every
- *   distinct event was processed exactly once.
- * - the assistant's statistics (`bench/assistant-stats.ts`): uncached and cached
+ * `npm run bench`: measures, on this machine, against `wrangler dev` on the local stack. Parts
+ * (`BENCH_PARTS`, comma separated; default `sync,dashboard,paging,load,soak,assistant`):
+ * - `sync` (`bench/sync.ts`): one Wildberries sync of the demo org, end to end (enqueue → QStash
+ *   emulator → Worker → WB double → Neon adapter): rows, seconds, rows/s; the Worker's CPU time
+ *   (`workerd`'s utime + stime from `/proc`) per 1,000 rows and its resident memory before and at
+ *   its peak during the sync (sampled every 50 ms); the CPU of this Node process (the adapters and
+ *   the WB double) and of `redis-server` per 1,000 rows;
+ * - `dashboard` (`bench/dashboard.ts`, needs `sync`): every dashboard route uncached on the synced
+ *   data (no manual ANALYZE), `BENCH_DASHBOARD_REQUESTS` (default 30) sequential reads per route
+ *   and period (7d, 30d, 180d), each after bumping the org's cache version: p50, p95, first read;
+ * - `paging` (`bench/paging.ts`, needs `sync`): first and last page (keyset cursor, `limit=100`)
+ *   of `/orders/recent` and `/stocks`, uncached, p50/p95 and last/first, and the `offset=10000` page;
+ * - `load` (needs `sync`): a cached dashboard read (`GET /api/v1/analytics/sales?period=30d`,
+ *   X-Cache: HIT) next to a bare `GET /health` on the same Worker (autocannon): requests/s, p50,
+ *   p99, and the cached read's requests/s as a share of `/health`'s;
+ * - `soak` (`bench/soak.ts`): `BENCH_SOAK_DELIVERIES` (default 10,000) signed Standard Webhooks
+ *   deliveries with 10 % duplicates and 5 % injected consumer failures: ingest requests/s,
+ *   p50/p99, the time until the last event is processed, and proof that every distinct event was
+ *   processed exactly once;
+ * - `assistant` (`bench/assistant-stats.ts`): uncached and cached
  *   `GET /api/v1/assistant/stats?period=month` on 200,000 generated messages of 5,200 users.
- * Set `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 10), `BENCH_PARTS` (default
- * `sync,load,soak,assistant`). Figures go to
- * docs/performance.md by hand, with the machine they were taken on.
+ *
+ * Data set: `BENCH_DATASET` (`demo`, the default: 50,000 orders, ~87,000 rows; `large`: 1,000,000
+ * orders, 3,000 products, 40 warehouses, ~1.9 million rows; see `WB_DATASET_PRESETS` in
+ * `dev/wildberries/dataset.ts`). `BENCH_WB_PAGE_ROWS`: rows per page of the WB double (default WB's
+ * 80,000; e.g. 100000 to measure the Worker's memory on a bigger page). The WB double's rate limit
+ * is lifted (1,000 requests/s), and so is the API's.
+ * Database: with `DATABASE_URL` (a Postgres server) the bench creates a fresh database on it and
+ * drops it at the end (`BENCH_KEEP_DB=1` keeps it, and prints its URL); else in-memory PGlite.
+ * Load: `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 10).
+ * Output: a JSON report, then one human line per figure. Figures go to docs/performance.md by
+ * hand, with the machine they were taken on.
  */
 import { createServer } from "node:net";
 import autocannon from "autocannon";
-import { startLocalEnvironment } from "../scripts/local-env";
+import pg from "pg";
+import { DEMO_WB_TOKEN, startLocalEnvironment } from "../scripts/local-env";
 import { runAssistantStatsBench } from "./assistant-stats";
+import { dashboardLine, runDashboardBench } from "./dashboard";
+import { pagingLines, runPagingBench } from "./paging";
 import { runWebhookSoak } from "./soak";
+import { runSyncBench, syncLines } from "./sync";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-/** Parts to run, comma separated: `sync`, `load` (needs `sync`), `soak`, `assistant`; default all. */
-const parts = new Set((process.env.BENCH_PARTS ?? "sync,load,soak,assistant").split(",").map((p) => p.trim()));
+const PARTS = ["sync", "dashboard", "paging", "load", "soak", "assistant"] as const;
+/** Parts to run (see the module comment). */
+const parts = new Set((process.env.BENCH_PARTS ?? PARTS.join(",")).split(",").map((p) => p.trim()));
+const unknownParts = [...parts].filter((p) => !(PARTS as readonly string[]).includes(p));
+if (unknownParts.length > 0) throw new Error(`BENCH_PARTS: unknown ${unknownParts.join(", ")}; known: ${PARTS.join(", ")}`);
+const pageRows = process.env.BENCH_WB_PAGE_ROWS ? Number(process.env.BENCH_WB_PAGE_ROWS) : undefined;
+const uncachedRequests = Number(process.env.BENCH_DASHBOARD_REQUESTS ?? 30);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -32,11 +59,6 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-interface SyncStatus {
-  datasets: { dataset: string; lastRunRows: number; totalRows: number; lastError: string | null }[];
-  jobs: { id: string; status: string }[];
 }
 
 async function load(url: string, headers: Record<string, string>) {
@@ -50,7 +72,28 @@ async function load(url: string, headers: Record<string, string>) {
   };
 }
 
+/** A fresh database on the Postgres server of `url` (the bench's own, so its figures start from an empty one), and its drop. */
+async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `seller_edge_bench_${Date.now()}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const dbUrl = new URL(url);
+  dbUrl.pathname = `/${name}`;
+  return {
+    url: dbUrl.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
 async function main() {
+  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
   const env = await startLocalEnvironment({
     port: await freePort(),
     vars: {
@@ -60,42 +103,57 @@ async function main() {
     },
     qstashRetryDelayFactor: 0.001,
     wbRateLimit: { requests: 1000, perMs: 1000 },
+    wbDataset: process.env.BENCH_DATASET ?? "demo",
+    wbRowLimit: pageRows,
+    databaseUrl: db?.url,
     wranglerLogLevel: "warn",
+  }).catch(async (err: unknown) => {
+    await db?.drop();
+    throw err;
   });
   try {
     const token = await env.login();
     const auth = { Authorization: `Bearer ${token}` };
+    const dataset = env.stack.wb.dataset(DEMO_WB_TOKEN);
 
     const report: Record<string, unknown> = {
-      machine: `${process.platform} ${process.arch}, node ${process.version}, engine ${process.env.DATABASE_URL ? "postgres" : "pglite"}, redis ${env.stack.redis.engine}`,
+      machine: `${process.platform} ${process.arch}, node ${process.version}, engine ${db ? "postgres" : "pglite"}, redis ${env.stack.redis.engine}`,
+      dataSet: {
+        name: env.wbDataset.name,
+        orders: dataset?.orders.length,
+        sales: dataset?.sales.length,
+        stocks: dataset?.stocks.length,
+        products: dataset?.products.length,
+        warehouses: dataset?.warehouses.length,
+        generateSeconds: env.wbDataset.generateSeconds,
+        wbPageRows: pageRows ?? 80_000,
+      },
     };
-    const lines: string[] = [];
+    const lines: string[] = [
+      `data set                 ${env.wbDataset.name}: ${dataset?.orders.length.toLocaleString("en-US")} orders, ${dataset?.sales.length.toLocaleString("en-US")} sales, ${dataset?.stocks.length.toLocaleString("en-US")} stocks${env.wbDataset.generateSeconds === undefined ? "" : ` (generated in ${env.wbDataset.generateSeconds} s)`}; WB pages of ${(pageRows ?? 80_000).toLocaleString("en-US")} rows`,
+    ];
+    // Each part's lines are printed as soon as it ends too: a long run shows progress.
+    const say = (more: string[]) => {
+      for (const line of more) console.log(line);
+      lines.push(...more);
+    };
     if (parts.has("sync")) {
-      const started = performance.now();
-      const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
-      const { jobId } = (await enqueue.json()) as { jobId: string };
-      let status: SyncStatus | undefined;
-      for (;;) {
-        status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as SyncStatus;
-        const job = status.jobs.find((j) => j.id === jobId);
-        if (job?.status === "succeeded") break;
-        if (job?.status === "dead") throw new Error(`sync job died: ${JSON.stringify(status)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      const syncSeconds = (performance.now() - started) / 1000;
-      const rows = status.datasets.reduce((n, d) => n + d.totalRows, 0);
-      report.sync = {
-        rows,
-        seconds: Math.round(syncSeconds * 10) / 10,
-        rowsPerSecond: Math.round(rows / syncSeconds),
-        datasets: status.datasets,
-      };
-      lines.push(
-        `sync                     ${rows} rows in ${Math.round(syncSeconds * 10) / 10} s = ${Math.round(rows / syncSeconds)} rows/s`,
-      );
+      const sync = await runSyncBench(env, token);
+      report.sync = sync;
+      say(syncLines(sync));
+    }
+    if (parts.has("dashboard")) {
+      say([`dashboard, uncached (${uncachedRequests} reads per route after a first; ms)`]);
+      const dashboard = await runDashboardBench(env, token, uncachedRequests, (figure) => say([dashboardLine(figure)]));
+      report.dashboard = dashboard;
+    }
+    if (parts.has("paging")) {
+      const paging = await runPagingBench(env, token, uncachedRequests);
+      report.paging = paging;
+      say(paging.flatMap(pagingLines));
     }
     if (parts.has("load")) {
-      // The cached read needs the demo data: run with the sync part (the default).
+      // The cached read needs synced data: run with the sync part (the default).
       const dashboard = `${env.workerUrl}/api/v1/analytics/sales?period=30d`;
       const warm = await fetch(dashboard, { headers: auth });
       await warm.arrayBuffer();
@@ -104,33 +162,36 @@ async function main() {
       if (check.headers.get("X-Cache") !== "HIT") throw new Error(`expected a cache HIT, got ${check.headers.get("X-Cache")}`);
       const health = await load(`${env.workerUrl}/health`, {});
       const cached = await load(dashboard, auth);
-      report.load = { seconds, connections, health, cachedDashboardRead: cached };
-      lines.push(
+      const cachedShareOfHealth = Math.round((cached.requestsPerSecond / Math.max(1, health.requestsPerSecond)) * 100);
+      report.load = { seconds, connections, health, cachedDashboardRead: cached, cachedShareOfHealthPercent: cachedShareOfHealth };
+      say([
         `GET /health              ${health.requestsPerSecond} req/s  p50 ${health.p50ms} ms  p99 ${health.p99ms} ms`,
-        `GET analytics (cached)   ${cached.requestsPerSecond} req/s  p50 ${cached.p50ms} ms  p99 ${cached.p99ms} ms`,
-      );
+        `GET analytics (cached)   ${cached.requestsPerSecond} req/s  p50 ${cached.p50ms} ms  p99 ${cached.p99ms} ms  = ${cachedShareOfHealth} % of /health's req/s`,
+      ]);
     }
     if (parts.has("soak")) {
       const soak = await runWebhookSoak(env, token, Number(process.env.BENCH_SOAK_DELIVERIES ?? 10_000), connections);
       report.webhookSoak = soak;
-      lines.push(
+      say([
         `POST /webhooks/crm       ${soak.ingest.requestsPerSecond} req/s  p50 ${soak.ingest.p50ms} ms  p99 ${soak.ingest.p99ms} ms (${soak.deliveries} deliveries, ${soak.distinctEvents} distinct)`,
         `webhook soak             ${soak.processed}/${soak.distinctEvents} processed exactly once, ${soak.lost} lost, ${soak.injectedConsumerFailures} injected consumer failures; last processed after ${soak.secondsUntilLastProcessed} s`,
-      );
+      ]);
     }
     if (parts.has("assistant")) {
-      const uncachedRequests = Number(process.env.BENCH_ASSISTANT_UNCACHED ?? 30);
-      const stats = await runAssistantStatsBench(env, token, { seconds, connections, uncachedRequests });
+      const assistantUncached = Number(process.env.BENCH_ASSISTANT_UNCACHED ?? 30);
+      const stats = await runAssistantStatsBench(env, token, { seconds, connections, uncachedRequests: assistantUncached });
       report.assistantStats = stats;
-      lines.push(
+      say([
         `GET assistant/stats (uncached)  p50 ${stats.uncached.p50ms} ms  p99 ${stats.uncached.p99ms} ms  mean ${stats.uncached.meanMs} ms (${stats.uncached.requests} requests, ${stats.dataSet.messages} messages, ${stats.dataSet.users + stats.dataSet.silentUsers} users)`,
         `GET assistant/stats (cached)    ${stats.cached.requestsPerSecond} req/s  p50 ${stats.cached.p50ms} ms  p99 ${stats.cached.p99ms} ms`,
-      );
+      ]);
     }
-    console.log(JSON.stringify(report, null, 2));
+    console.log(`\n${JSON.stringify(report, null, 2)}`);
     console.log(`\n${lines.join("\n")}`);
   } finally {
     await env.stop();
+    if (db && process.env.BENCH_KEEP_DB === "1") console.log(`database kept: ${db.url}`);
+    else await db?.drop();
   }
 }
 

@@ -16,6 +16,7 @@ import { type RedisRestHandle, startRedisRest } from "./redis-rest";
 import { type SentryHandle, startSentry } from "./sentry";
 import { createEngineFromEnv, type SqlEngine } from "./sql-engine";
 import { startTelegramDouble, type TelegramDouble } from "./telegram/server";
+import type { WbDatasetOptions } from "./wildberries/dataset";
 import { startWbStatisticsDouble } from "./wildberries/server";
 
 /** Options of {@link startLocalStack}. */
@@ -32,9 +33,9 @@ export interface LocalStackOptions {
   publicApiUrl?: string;
   /** QStash backoff multiplier; 1 = real QStash delays. */
   qstashRetryDelayFactor?: number;
-  /** Wildberries double: tokens → data set options, rows per page, rate limit. */
+  /** Wildberries double: tokens → data set options (`WB_DATASET_PRESETS` has named ones), rows per page, rate limit. */
   wb?: {
-    tokens?: Record<string, { seed?: number; orders?: number; products?: number; days?: number; warehouses?: number }>;
+    tokens?: Record<string, WbDatasetOptions>;
     rowLimit?: number;
     rateLimit?: { requests: number; perMs: number };
   };

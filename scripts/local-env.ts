@@ -1,11 +1,17 @@
 /**
  * The local environment shared by `npm run dev` and `npm run bench`: the local stack,
  * migrations, the demo org (and its support bot), and `wrangler dev` on the all-in-one Worker.
+ *
+ * The demo org's Wildberries data set on the double is `WB_DATASET` (`demo`, the default: 50,000
+ * orders; `large`: 1,000,000 orders, 3,000 products, 40 warehouses — see `WB_DATASET_PRESETS` in
+ * `dev/wildberries/dataset.ts`), or the `wbDataset` option. A data set other than the demo's is
+ * generated before `wrangler dev` starts (≈ 10 s for `large`), not on the first sync's request.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { generateStackSecrets, type LocalStack, type LocalStackSecrets, startLocalStack } from "../dev/stack";
+import { type WbDatasetPreset, wbDatasetPreset } from "../dev/wildberries/dataset";
 import { forEachLine, formatOutputLine, QUIET_REQUEST_ID_PREFIX, useColor } from "./log-format";
 import { applyMigrations } from "./migrate";
 import { DEMO_USER, seedDemo } from "./seed";
@@ -25,6 +31,12 @@ export interface LocalEnvironmentOptions {
   wildberries?: { url: string; token: string };
   qstashRetryDelayFactor?: number;
   wbRateLimit?: { requests: number; perMs: number };
+  /** The demo org's data set on the Wildberries double: a preset name; default `WB_DATASET`, else `demo`. */
+  wbDataset?: string;
+  /** Rows per page of the Wildberries double (`flag=0`); default WB's 80,000. */
+  wbRowLimit?: number;
+  /** Postgres to use (`postgres://…`); default `DATABASE_URL`; neither → PGlite. */
+  databaseUrl?: string;
   /**
    * wrangler's own log level. wrangler files the Worker's `console.log` under `log`, which is more
    * verbose than `info`: at `info` or below the Worker's structured logs are not shown at all.
@@ -41,6 +53,13 @@ export interface LocalEnvironment {
   demo: { orgId: string; userId: string };
   /** The demo org's support bot on the Telegram double, and how to write to it. */
   supportBot: DemoSupportBot;
+  /**
+   * The demo org's data set on the Wildberries double: its preset, and how long generating it took
+   * (seconds; `undefined` for the demo's, which the double generates on the first request).
+   */
+  wbDataset: { name: WbDatasetPreset; generateSeconds: number | undefined };
+  /** Process id of `wrangler dev` (the leader of its process group; workerd runs below it). */
+  wranglerPid: number | undefined;
   /** Logs in as the demo user; returns an access token. */
   login(): Promise<string>;
   stop(): Promise<void>;
@@ -94,25 +113,34 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
   const varsDir = opts.dataDir ?? ".wrangler/tmp";
   mkdirSync(varsDir, { recursive: true });
   const workerUrl = `http://127.0.0.1:${opts.port}`;
+  const databaseUrl = opts.databaseUrl ?? process.env.DATABASE_URL;
+  // Before anything starts: a typo in WB_DATASET fails here, naming the presets.
+  const preset = wbDatasetPreset(opts.wbDataset ?? process.env.WB_DATASET);
   const stack = await startLocalStack({
-    databaseUrl: process.env.DATABASE_URL,
-    dataDir: process.env.DATABASE_URL || !opts.dataDir ? undefined : `${opts.dataDir}/pglite`,
+    databaseUrl,
+    dataDir: databaseUrl || !opts.dataDir ? undefined : `${opts.dataDir}/pglite`,
     redisUrl: process.env.REDIS_URL,
     publicJobsUrl: workerUrl,
     qstashRetryDelayFactor: opts.qstashRetryDelayFactor ?? 0.05,
     secrets: loadSecrets(opts.dataDir),
-    wb: { tokens: { [DEMO_WB_TOKEN]: {} }, rateLimit: opts.wbRateLimit ?? { requests: 20, perMs: 60_000 } },
+    wb: {
+      tokens: { [DEMO_WB_TOKEN]: preset.options },
+      rateLimit: opts.wbRateLimit ?? { requests: 20, perMs: 60_000 },
+      rowLimit: opts.wbRowLimit,
+    },
   });
+  let generateSeconds: number | undefined;
+  if (preset.name !== "demo" && !opts.wildberries) {
+    const started = performance.now();
+    stack.wb.dataset(DEMO_WB_TOKEN);
+    generateSeconds = Math.round((performance.now() - started) / 100) / 10;
+  }
   const env: Record<string, string> = {
     ...stack.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     // Embedded PGlite (WASM, one connection, in this process) writes a sync page in 1–4 s: at the
     // production threshold every page would be a slow-query warning. Postgres keeps the default.
-    ...(process.env.SLOW_QUERY_MS
-      ? { SLOW_QUERY_MS: process.env.SLOW_QUERY_MS }
-      : process.env.DATABASE_URL
-        ? {}
-        : { SLOW_QUERY_MS: "5000" }),
+    ...(process.env.SLOW_QUERY_MS ? { SLOW_QUERY_MS: process.env.SLOW_QUERY_MS } : databaseUrl ? {} : { SLOW_QUERY_MS: "5000" }),
     ...(opts.wildberries ? { WB_STATISTICS_API_URL: opts.wildberries.url } : {}),
     ...opts.vars,
   };
@@ -143,7 +171,9 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     await stack.close();
     throw err;
   }
-  const varsFile = `${varsDir}/dev.vars`;
+  // Throwaway environments (the bench, a probe) get a file of their own: wrangler reads it at
+  // every reload, and a second environment writing the shared one would rewire this one.
+  const varsFile = opts.dataDir ? `${varsDir}/dev.vars` : `${varsDir}/dev-${opts.port}.vars`;
   // dotenv format: single quotes keep a value literal (JWT_KEYS is JSON full of double quotes).
   if (Object.values(env).some((v) => v.includes("'"))) throw new Error("a Worker var contains a single quote");
   writeFileSync(
@@ -205,6 +235,7 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     }
     await stack.close();
+    if (!opts.dataDir) rmSync(varsFile, { force: true });
   };
   try {
     await waitForHealth(workerUrl, 120_000);
@@ -221,5 +252,15 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     if (!res.ok) throw new Error(`demo login failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { accessToken: string }).accessToken;
   };
-  return { workerUrl, stack, demo, supportBot, login, stop, exited };
+  return {
+    workerUrl,
+    stack,
+    demo,
+    supportBot,
+    wbDataset: { name: preset.name, generateSeconds },
+    wranglerPid: wrangler.pid,
+    login,
+    stop,
+    exited,
+  };
 }

@@ -15,7 +15,8 @@
  *   fractions allowed, `Z` or `±hh:mm` allowed); without an offset it is Moscow time. Bad → 400.
  * - `flag` (orders, sales; default 0):
  *   - `0`: rows with `lastChangeDate >= dateFrom`, sorted by `lastChangeDate` ascending, at most
- *     `rowLimit` rows (WB: 80,000);
+ *     `rowLimit` rows (WB: 80,000), found by binary search and streamed in chunks of 64 rows
+ *     (an 80,000-row page of the `large` data set, 60 MB, costs ~0.25 s of this process' CPU);
  *   - `1`: every row whose `date` falls on the calendar day written in `dateFrom` (the time and the
  *     offset are ignored), sorted by `lastChangeDate`, without a row limit (as WB).
  *   Stocks ignore `flag` and always answer like `flag=0` (WB: `dateFrom=2019-06-20` for everything).
@@ -69,7 +70,7 @@ import { z } from "zod";
 import { wbTokenCategories } from "../../src/integrations/wildberries/token";
 import type { WbErrorBody, WbOrder, WbSale, WbStatisticsPath, WbStock } from "../../src/integrations/wildberries/types";
 import { listenOnLoopback, runAsScript } from "../serve";
-import { fromWbDateTime, generateWbDataset, toWbDateTime, type WbDataset, type WbDatasetOptions } from "./dataset";
+import { fromWbDateTime, generateWbDataset, toWbDateTime, type WbDataset, type WbDatasetOptions, wbDatasetPreset } from "./dataset";
 import { issueWbToken, wbTokenClaims } from "./tokens";
 
 /** Token bucket: `requests` at once, refilled evenly over `perMs` milliseconds. */
@@ -127,8 +128,12 @@ export interface WbStatisticsDouble {
   url: string;
   stats(): WbRequestStats;
   resetStats(): void;
-  /** Registers or replaces a token; a data set from options is generated on first use. */
-  addToken(token: string, source: WbDataset | WbDatasetOptions): void;
+  /**
+   * Registers or replaces a token; a data set from options is generated on first use.
+   * `rowLimit` (≥ 2) overrides the double's page size for this token only.
+   * @throws RangeError when `rowLimit` is below 2.
+   */
+  addToken(token: string, source: WbDataset | WbDatasetOptions, rowLimit?: number): void;
   /** Refuses `token` from now on (401 `token withdrawn`). @returns false for an unknown token. */
   revokeToken(token: string): boolean;
   /** The token's data set (generated now if needed), or `undefined` for an unknown token. */
@@ -219,13 +224,64 @@ function isDataset(source: WbDataset | WbDatasetOptions): source is WbDataset {
   return Array.isArray((source as Partial<WbDataset>).orders);
 }
 
+/**
+ * A feed of `rows` sorted by `lastChangeDate` (stable). Generated feeds come sorted: then this is
+ * one pass that parses the times (≈ 0.5 s for the `large` data set's 1.9 million rows), no sort.
+ */
 function feed<Row extends { lastChangeDate: string }>(rows: readonly Row[]): Feed<Row> {
-  const keyed = rows.map((row) => ({ row, ms: fromWbDateTime(row.lastChangeDate) }));
-  keyed.sort((a, b) => a.ms - b.ms);
+  const changedMs = new Float64Array(rows.length);
+  let sorted = true;
+  rows.forEach((row, i) => {
+    changedMs[i] = fromWbDateTime(row.lastChangeDate);
+    if (i > 0 && (changedMs[i] ?? 0) < (changedMs[i - 1] ?? 0)) sorted = false;
+  });
+  if (sorted) return { rows: rows.slice(), changedMs };
+  const order = Array.from(rows, (_, i) => i).sort((a, b) => (changedMs[a] ?? 0) - (changedMs[b] ?? 0) || a - b);
   return {
-    rows: keyed.map((k) => k.row),
-    changedMs: Float64Array.from(keyed, (k) => k.ms),
+    rows: order.map((i) => rows[i] as Row),
+    changedMs: Float64Array.from(order, (i) => changedMs[i] ?? 0),
   };
+}
+
+/**
+ * Rows per chunk of a streamed page: 64 rows are ~45,000 characters of JSON, a string small enough
+ * for V8's young generation, which frees it within milliseconds. Chunks of thousands of rows land in
+ * the large-object space instead, which only a full GC frees: serving the `large` data set once
+ * then left ~1.5 GB of dead JSON in this process, against none now (and 30 % less CPU).
+ */
+const ROWS_PER_CHUNK = 64;
+
+/**
+ * Writes `rows` as one JSON array, `ROWS_PER_CHUNK` rows at a time, waiting for the socket to drain
+ * between chunks. The bytes are exactly `JSON.stringify(rows)`'s; a client that hangs up stops it.
+ */
+async function streamRows(res: ServerResponse, rows: readonly object[], headers: Record<string, string>): Promise<void> {
+  res.writeHead(200, { "Content-Type": JSON_TYPE, ...headers });
+  if (rows.length === 0) {
+    res.end("[]");
+    return;
+  }
+  for (let i = 0; i < rows.length; i += ROWS_PER_CHUNK) {
+    const chunk = JSON.stringify(rows.slice(i, i + ROWS_PER_CHUNK));
+    // Each chunk is `[a,b]`: the first keeps its `[`, the others continue the array after a comma.
+    const ready = res.write(i === 0 ? chunk.slice(0, -1) : `,${chunk.slice(1, -1)}`);
+    if (!ready) await drained(res);
+    if (res.destroyed) return;
+  }
+  res.end("]");
+}
+
+/** Resolves when `res` can take more data, or when its connection closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** Index of the first value >= `ms`. */
@@ -551,7 +607,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       return send(res, 200, "<html><body><h1>502 Bad Gateway</h1></body></html>", { ...limitHeaders, "Content-Type": "text/html" });
     }
     if (malformed === "renamed-field") rows = rows.map(({ nmId, ...rest }: { nmId?: unknown }) => ({ ...rest, nmID: nmId }));
-    send(res, 200, JSON.stringify(rows), limitHeaders);
+    await streamRows(res, rows, limitHeaders);
   };
 
   const serveControl = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
@@ -654,6 +710,9 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       send(res, wbError.status, JSON.stringify(errorBody(wbError)), wbError.headers);
     });
   });
+  // Node closes an idle keep-alive connection after 5 s; a client still reading a 100,000-row page
+  // (tens of MB) may reuse it just then and get ECONNRESET. WB's gateway keeps them longer.
+  server.keepAliveTimeout = 65_000;
   const { url } = await listenOnLoopback(server, options.port, options.host);
 
   let closing: Promise<void> | undefined;
@@ -663,8 +722,11 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     resetStats: () => {
       stats = { requests: 0, byPath: {} };
     },
-    addToken: (token, source) => {
-      tokens.set(token, { source });
+    addToken: (token, source, tokenRowLimit) => {
+      if (tokenRowLimit !== undefined && (!Number.isInteger(tokenRowLimit) || tokenRowLimit < 2)) {
+        throw new RangeError(`rowLimit must be an integer >= 2, got ${tokenRowLimit}`);
+      }
+      tokens.set(token, { source, ...(tokenRowLimit === undefined ? {} : { rowLimit: tokenRowLimit }) });
     },
     revokeToken,
     dataset: (token) => {
@@ -699,17 +761,19 @@ function page<Row>(source: Feed<Row>, fromMs: number, limit: number): Row[] {
 
 /**
  * `npx tsx dev/wildberries/server.ts`: runs the double until SIGINT/SIGTERM.
- * Env: `WB_TOKEN` (default `dev-wb-token`, a default data set), `WB_PORT` (default 8083),
- * `WB_ROW_LIMIT` (default 80000).
+ * Env: `WB_TOKEN` (default `dev-wb-token`), `WB_DATASET` (its data set: `demo`, the default, or
+ * `large`; see `WB_DATASET_PRESETS`), `WB_PORT` (default 8083), `WB_ROW_LIMIT` (default 80000).
  */
 async function main(): Promise<void> {
   const token = process.env.WB_TOKEN || "dev-wb-token";
+  const preset = wbDatasetPreset(process.env.WB_DATASET);
   const handle = await startWbStatisticsDouble({
-    tokens: { [token]: {} },
+    tokens: { [token]: preset.options },
     port: Number(process.env.WB_PORT ?? 8083),
     rowLimit: Number(process.env.WB_ROW_LIMIT ?? 80_000),
   });
-  process.stdout.write(`wildberries statistics double: ${handle.url} (token ${token})\n`);
+  handle.dataset(token); // generate now, not on the first request
+  process.stdout.write(`wildberries statistics double: ${handle.url} (token ${token}, data set ${preset.name})\n`);
   const stop = () => void handle.close().then(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

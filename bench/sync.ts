@@ -1,0 +1,126 @@
+/**
+ * Bench part `sync`: one Wildberries sync of the demo org, end to end (`POST /api/v1/sync/wildberries`
+ * → QStash emulator → the Worker's `wb-sync` consumer, paging the WB double → Neon adapter →
+ * Postgres or PGlite), timed from the enqueue until `GET /api/v1/sync/status` shows the job succeeded.
+ *
+ * Measured around it (Linux `/proc`, see `bench/proc.ts`):
+ * - the Worker: CPU time (`utime + stime`) of the `workerd` process(es) below `wrangler dev`, before
+ *   and after, as ms per 1,000 rows synced; their resident memory (Σ `VmRSS`) just before the sync
+ *   (baseline) and its peak during it, sampled every 50 ms;
+ * - the rest of the local stack: this Node process (`process.cpuUsage()`: the Neon, Redis REST and
+ *   QStash adapters and the WB double that serializes the pages) and the spawned `redis-server`,
+ *   as ms per 1,000 rows, and this process' resident memory before and at its peak (the WB data
+ *   set lives here: ~1.4 GB for `large`). Postgres' own CPU is not measured.
+ */
+import type { LocalEnvironment } from "../scripts/local-env";
+import { round1 } from "./measure";
+import { cpuMs, pidsNamed, rssMB, sampleRss } from "./proc";
+
+/** What `GET /api/v1/sync/status` answers, as far as the bench reads it. */
+interface SyncStatus {
+  datasets: { dataset: string; lastRunRows: number; totalRows: number; lastError: string | null }[];
+  jobs: { id: string; status: string; attempts: number; lastError: string | null }[];
+}
+
+/** Seconds between progress lines (on stderr) while the sync runs. */
+const PROGRESS_SECONDS = 15;
+
+/** CPU time of one process group over the sync. */
+export interface CpuFigure {
+  /** Processes measured (pids at the start). */
+  processes: number;
+  cpuMs: number;
+  cpuMsPer1000Rows: number;
+}
+
+/** What the part reports. */
+export interface SyncBench {
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  datasets: SyncStatus["datasets"];
+  worker: CpuFigure & { rssBaselineMB: number; rssPeakMB: number; rssSamples: number };
+  node: CpuFigure & { rssBaselineMB: number; rssPeakMB: number };
+  redis: CpuFigure;
+}
+
+/**
+ * Runs one sync of the demo org and measures it (see the module comment).
+ * @throws Error when the job is dead-lettered, or is not done within `timeoutMs` (default 30 min).
+ */
+export async function runSyncBench(env: LocalEnvironment, token: string, timeoutMs = 30 * 60_000): Promise<SyncBench> {
+  const auth = { Authorization: `Bearer ${token}` };
+  const root = env.wranglerPid;
+  const workerPids = () => (root === undefined ? [] : pidsNamed(root, "workerd"));
+  const redisPids = () => pidsNamed(process.pid, "redis-server");
+  const workers = workerPids();
+  const redis = redisPids();
+  const rssBaselineMB = rssMB(workers);
+  const sampler = sampleRss(workerPids);
+  const nodeRssBaselineMB = rssMB([process.pid]);
+  const nodeSampler = sampleRss(() => [process.pid]);
+  const workerCpuBefore = cpuMs(workers);
+  const redisCpuBefore = cpuMs(redis);
+  const nodeCpuBefore = process.cpuUsage();
+
+  const started = performance.now();
+  const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
+  if (!enqueue.ok) throw new Error(`sync enqueue failed: ${enqueue.status} ${await enqueue.text()}`);
+  const { jobId } = (await enqueue.json()) as { jobId: string };
+  let status: SyncStatus;
+  let nextProgress = PROGRESS_SECONDS;
+  for (;;) {
+    status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as SyncStatus;
+    const job = status.jobs.find((j) => j.id === jobId);
+    if (job?.status === "succeeded") break;
+    if (job?.status === "dead") throw new Error(`sync job died: ${JSON.stringify(status)}`);
+    if (performance.now() - started > timeoutMs) throw new Error(`sync not done after ${timeoutMs} ms: ${JSON.stringify(status)}`);
+    const elapsed = Math.floor((performance.now() - started) / 1000);
+    if (elapsed >= nextProgress) {
+      nextProgress = elapsed + PROGRESS_SECONDS;
+      const rows = status.datasets.map((d) => `${d.dataset} ${d.totalRows}`).join(", ");
+      const error = job?.lastError ? `, last error: ${job.lastError}` : "";
+      process.stderr.write(`sync: ${elapsed} s, job ${job?.status ?? "?"} (attempt ${job?.attempts ?? 0}), rows stored: ${rows}${error}\n`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const nodeCpu = process.cpuUsage(nodeCpuBefore);
+  const workerCpu = cpuMs(workers) - workerCpuBefore;
+  const redisCpu = cpuMs(redis) - redisCpuBefore;
+  const { peakMB, samples } = sampler.stop();
+  const nodePeak = nodeSampler.stop();
+
+  const rows = status.datasets.reduce((n, d) => n + d.totalRows, 0);
+  const per1000 = (ms: number) => round1(ms / Math.max(1, rows / 1000));
+  const figure = (processes: number, ms: number): CpuFigure => ({ processes, cpuMs: Math.round(ms), cpuMsPer1000Rows: per1000(ms) });
+  return {
+    rows,
+    seconds: round1(seconds),
+    rowsPerSecond: Math.round(rows / seconds),
+    datasets: status.datasets,
+    worker: {
+      ...figure(workers.length, workerCpu),
+      rssBaselineMB: Math.round(rssBaselineMB),
+      rssPeakMB: Math.round(peakMB),
+      rssSamples: samples,
+    },
+    node: {
+      ...figure(1, (nodeCpu.user + nodeCpu.system) / 1000),
+      rssBaselineMB: Math.round(nodeRssBaselineMB),
+      rssPeakMB: Math.round(nodePeak.peakMB),
+    },
+    redis: figure(redis.length, redisCpu),
+  };
+}
+
+/** The human lines of {@link SyncBench}. */
+export function syncLines(sync: SyncBench): string[] {
+  const n = (x: number) => x.toLocaleString("en-US");
+  return [
+    `sync                     ${n(sync.rows)} rows in ${sync.seconds} s = ${n(sync.rowsPerSecond)} rows/s`,
+    `sync, Worker (workerd)   CPU ${n(sync.worker.cpuMs)} ms = ${sync.worker.cpuMsPer1000Rows} ms per 1,000 rows (${sync.worker.processes} processes); RSS ${n(sync.worker.rssBaselineMB)} MB before, peak ${n(sync.worker.rssPeakMB)} MB during`,
+    `sync, Node (adapters+WB) CPU ${n(sync.node.cpuMs)} ms = ${sync.node.cpuMsPer1000Rows} ms per 1,000 rows; RSS ${n(sync.node.rssBaselineMB)} MB before, peak ${n(sync.node.rssPeakMB)} MB during`,
+    `sync, redis-server       CPU ${n(sync.redis.cpuMs)} ms = ${sync.redis.cpuMsPer1000Rows} ms per 1,000 rows (${sync.redis.processes} processes)`,
+  ];
+}
