@@ -131,3 +131,26 @@ export function sampleRss(pids: () => number[], intervalMs = 50): RssSampler {
     },
   };
 }
+
+/**
+ * CPU time of every process named `comm` on the machine from now until `stop()`, ms: processes
+ * that start in between count from 0, those that end in between are missed (use it for long-lived
+ * ones, e.g. the Postgres server and its pooled backends).
+ */
+export function cpuOfNamed(comm: string): { stop(): { processes: number; cpuMs: number } } {
+  const ticksOf = () =>
+    new Map(
+      descendants(1)
+        .filter((p) => p.comm === comm)
+        .map((p) => [p.pid, p.cpuTicks] as const),
+    );
+  const before = ticksOf();
+  return {
+    stop() {
+      const after = ticksOf();
+      let ticks = 0;
+      for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
+      return { processes: after.size, cpuMs: Math.round((ticks * 1000) / clockTicksPerSecond()) };
+    },
+  };
+}

@@ -6,6 +6,9 @@
  *   (`workerd`'s utime + stime from `/proc`) per 1,000 rows and its resident memory before and at
  *   its peak during the sync (sampled every 50 ms); the CPU of this Node process (the adapters and
  *   the WB double) and of `redis-server` per 1,000 rows;
+ * - `memory` (`bench/memory.ts`): the Worker isolate's heap (DevTools `Runtime.getHeapUsage`,
+ *   garbage collected above 64 MB) while a second org syncs the same data from scratch: the peak a
+ *   128 MB-capped isolate would hold, for the WB page size of the run;
  * - `dashboard` (`bench/dashboard.ts`, needs `sync`): every dashboard route uncached on the synced
  *   data (no manual ANALYZE), `BENCH_DASHBOARD_REQUESTS` (default 30) sequential reads per route
  *   and period (7d, 30d, 180d), each after bumping the org's cache version: p50, p95, first read;
@@ -38,13 +41,14 @@ import pg from "pg";
 import { DEMO_WB_TOKEN, startLocalEnvironment } from "../scripts/local-env";
 import { runAssistantStatsBench } from "./assistant-stats";
 import { dashboardLine, runDashboardBench } from "./dashboard";
+import { memoryLines, runMemoryBench } from "./memory";
 import { pagingLines, runPagingBench } from "./paging";
 import { runWebhookSoak } from "./soak";
 import { runSyncBench, syncLines } from "./sync";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const PARTS = ["sync", "dashboard", "paging", "load", "soak", "assistant"] as const;
+const PARTS = ["sync", "dashboard", "paging", "load", "memory", "soak", "assistant"] as const;
 /** Parts to run (see the module comment). */
 const parts = new Set((process.env.BENCH_PARTS ?? PARTS.join(",")).split(",").map((p) => p.trim()));
 const unknownParts = [...parts].filter((p) => !(PARTS as readonly string[]).includes(p));
@@ -96,6 +100,7 @@ async function main() {
   const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
   const env = await startLocalEnvironment({
     port: await freePort(),
+    inspectorPort: await freePort(),
     vars: {
       RATE_LIMIT_PER_MINUTE: "100000000",
       RATE_LIMIT_OVERRIDES: JSON.stringify({ "assistant-stats": 100_000_000 }),
@@ -168,6 +173,12 @@ async function main() {
         `GET /health              ${health.requestsPerSecond} req/s  p50 ${health.p50ms} ms  p99 ${health.p99ms} ms`,
         `GET analytics (cached)   ${cached.requestsPerSecond} req/s  p50 ${cached.p50ms} ms  p99 ${cached.p99ms} ms  = ${cachedShareOfHealth} % of /health's req/s`,
       ]);
+    }
+    // After the reads: its second org doubles the tables the dashboard parts read.
+    if (parts.has("memory")) {
+      const memory = await runMemoryBench(env, DEMO_WB_TOKEN, pageRows ?? 80_000);
+      report.memory = memory;
+      say(memoryLines(memory));
     }
     if (parts.has("soak")) {
       const soak = await runWebhookSoak(env, token, Number(process.env.BENCH_SOAK_DELIVERIES ?? 10_000), connections);

@@ -7,14 +7,19 @@
  * - the Worker: CPU time (`utime + stime`) of the `workerd` process(es) below `wrangler dev`, before
  *   and after, as ms per 1,000 rows synced; their resident memory (Σ `VmRSS`) just before the sync
  *   (baseline) and its peak during it, sampled every 50 ms;
+ * - the Worker isolate's own heap (`bench/heap.ts`: `Runtime.getHeapUsage` over wrangler's DevTools
+ *   inspector, every 25 ms): before, and its peak used and reserved during the sync — what the
+ *   Workers limit of 128 MB applies to (the process RSS above also holds the runtime itself);
  * - the rest of the local stack: this Node process (`process.cpuUsage()`: the Neon, Redis REST and
  *   QStash adapters and the WB double that serializes the pages) and the spawned `redis-server`,
  *   as ms per 1,000 rows, and this process' resident memory before and at its peak (the WB data
- *   set lives here: ~1.4 GB for `large`). Postgres' own CPU is not measured.
+ *   set lives here: ~1.4 GB for `large`); and every `postgres` process on the machine (the server
+ *   and its backends: run it on a quiet machine).
  */
 import type { LocalEnvironment } from "../scripts/local-env";
+import { type IsolateHeapPeak, sampleIsolateHeap } from "./heap";
 import { round1 } from "./measure";
-import { cpuMs, pidsNamed, rssMB, sampleRss } from "./proc";
+import { cpuMs, cpuOfNamed, pidsNamed, rssMB, sampleRss } from "./proc";
 
 /** What `GET /api/v1/sync/status` answers, as far as the bench reads it. */
 interface SyncStatus {
@@ -39,16 +44,25 @@ export interface SyncBench {
   seconds: number;
   rowsPerSecond: number;
   datasets: SyncStatus["datasets"];
-  worker: CpuFigure & { rssBaselineMB: number; rssPeakMB: number; rssSamples: number };
+  worker: CpuFigure & { rssBaselineMB: number; rssPeakMB: number; rssSamples: number; isolate: IsolateHeapPeak | undefined };
   node: CpuFigure & { rssBaselineMB: number; rssPeakMB: number };
   redis: CpuFigure;
+  /** Every `postgres` process on the machine (the server, its backends): 0 on PGlite, which runs in this process. */
+  postgres: CpuFigure;
 }
 
 /**
  * Runs one sync of the demo org and measures it (see the module comment).
+ * `heapGcAboveMB`: collect the isolate's garbage whenever its heap is over this (see `bench/heap.ts`);
+ * default never, so the CPU figures are the sync's own (forced collections cost the Worker CPU).
  * @throws Error when the job is dead-lettered, or is not done within `timeoutMs` (default 30 min).
  */
-export async function runSyncBench(env: LocalEnvironment, token: string, timeoutMs = 30 * 60_000): Promise<SyncBench> {
+export async function runSyncBench(
+  env: LocalEnvironment,
+  token: string,
+  options: { timeoutMs?: number; heapGcAboveMB?: number } = {},
+): Promise<SyncBench> {
+  const timeoutMs = options.timeoutMs ?? 30 * 60_000;
   const auth = { Authorization: `Bearer ${token}` };
   const root = env.wranglerPid;
   const workerPids = () => (root === undefined ? [] : pidsNamed(root, "workerd"));
@@ -61,7 +75,12 @@ export async function runSyncBench(env: LocalEnvironment, token: string, timeout
   const nodeSampler = sampleRss(() => [process.pid]);
   const workerCpuBefore = cpuMs(workers);
   const redisCpuBefore = cpuMs(redis);
+  const postgresCpu = cpuOfNamed("postgres");
   const nodeCpuBefore = process.cpuUsage();
+  const heap =
+    env.inspectorPort === undefined
+      ? undefined
+      : await sampleIsolateHeap(env.inspectorPort, 25, options.heapGcAboveMB ?? Number.POSITIVE_INFINITY);
 
   const started = performance.now();
   const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
@@ -88,8 +107,10 @@ export async function runSyncBench(env: LocalEnvironment, token: string, timeout
   const nodeCpu = process.cpuUsage(nodeCpuBefore);
   const workerCpu = cpuMs(workers) - workerCpuBefore;
   const redisCpu = cpuMs(redis) - redisCpuBefore;
+  const postgres = postgresCpu.stop();
   const { peakMB, samples } = sampler.stop();
   const nodePeak = nodeSampler.stop();
+  const isolate = await heap?.stop();
 
   const rows = status.datasets.reduce((n, d) => n + d.totalRows, 0);
   const per1000 = (ms: number) => round1(ms / Math.max(1, rows / 1000));
@@ -104,6 +125,7 @@ export async function runSyncBench(env: LocalEnvironment, token: string, timeout
       rssBaselineMB: Math.round(rssBaselineMB),
       rssPeakMB: Math.round(peakMB),
       rssSamples: samples,
+      isolate,
     },
     node: {
       ...figure(1, (nodeCpu.user + nodeCpu.system) / 1000),
@@ -111,6 +133,7 @@ export async function runSyncBench(env: LocalEnvironment, token: string, timeout
       rssPeakMB: Math.round(nodePeak.peakMB),
     },
     redis: figure(redis.length, redisCpu),
+    postgres: figure(postgres.processes, postgres.cpuMs),
   };
 }
 
@@ -120,7 +143,11 @@ export function syncLines(sync: SyncBench): string[] {
   return [
     `sync                     ${n(sync.rows)} rows in ${sync.seconds} s = ${n(sync.rowsPerSecond)} rows/s`,
     `sync, Worker (workerd)   CPU ${n(sync.worker.cpuMs)} ms = ${sync.worker.cpuMsPer1000Rows} ms per 1,000 rows (${sync.worker.processes} processes); RSS ${n(sync.worker.rssBaselineMB)} MB before, peak ${n(sync.worker.rssPeakMB)} MB during`,
+    sync.worker.isolate
+      ? `sync, Worker isolate     heap ${sync.worker.isolate.baselineUsedMB} MB before, peak ${sync.worker.isolate.peakRawMB} MB during, garbage included (V8 collects lazily without a cap; see the memory line)`
+      : "sync, Worker isolate     heap not measured (no inspector port)",
     `sync, Node (adapters+WB) CPU ${n(sync.node.cpuMs)} ms = ${sync.node.cpuMsPer1000Rows} ms per 1,000 rows; RSS ${n(sync.node.rssBaselineMB)} MB before, peak ${n(sync.node.rssPeakMB)} MB during`,
     `sync, redis-server       CPU ${n(sync.redis.cpuMs)} ms = ${sync.redis.cpuMsPer1000Rows} ms per 1,000 rows (${sync.redis.processes} processes)`,
+    `sync, Postgres           CPU ${n(sync.postgres.cpuMs)} ms = ${sync.postgres.cpuMsPer1000Rows} ms per 1,000 rows (${sync.postgres.processes} processes, the whole machine's)`,
   ];
 }

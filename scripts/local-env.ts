@@ -44,6 +44,8 @@ export interface LocalEnvironmentOptions {
    * (`scripts/log-format.ts`). The benchmark uses `warn`.
    */
   wranglerLogLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
+  /** The Worker's DevTools inspector port (`wrangler dev --inspector-port`); default wrangler's (9229, or the next free one). */
+  inspectorPort?: number;
 }
 
 /** A running local environment. */
@@ -60,6 +62,8 @@ export interface LocalEnvironment {
   wbDataset: { name: WbDatasetPreset; generateSeconds: number | undefined };
   /** Process id of `wrangler dev` (the leader of its process group; workerd runs below it). */
   wranglerPid: number | undefined;
+  /** The Worker's DevTools inspector port, when one was asked for (`inspectorPort`). */
+  inspectorPort: number | undefined;
   /** Logs in as the demo user; returns an access token. */
   login(): Promise<string>;
   stop(): Promise<void>;
@@ -199,6 +203,7 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
       "--show-interactive-dev-session=false",
       "--log-level",
       opts.wranglerLogLevel ?? "log",
+      ...(opts.inspectorPort === undefined ? [] : ["--inspector-port", String(opts.inspectorPort)]),
     ],
     {
       stdio: ["ignore", "pipe", "pipe"],
@@ -259,6 +264,7 @@ export async function startLocalEnvironment(opts: LocalEnvironmentOptions): Prom
     supportBot,
     wbDataset: { name: preset.name, generateSeconds },
     wranglerPid: wrangler.pid,
+    inspectorPort: opts.inspectorPort,
     login,
     stop,
     exited,

@@ -12,13 +12,18 @@ import { memberships, orgs, users, wbConnections } from "../src/core/db/schema";
 /** The demo login printed by `npm run dev`. */
 export const DEMO_USER = { email: "demo@seller-edge.dev", password: "amber-kestrel-orchard-2026" } as const;
 
-/** Creates (or finds) the demo org and returns its id. */
+/**
+ * Creates (or finds) the demo org and returns its id. `user` and `orgName` seed another org the
+ * same way (the bench's memory probe syncs the demo's WB data again in an org of its own).
+ */
 export async function seedDemo(
   env: { DATABASE_URL: string; NEON_FETCH_ENDPOINT?: string; ENCRYPTION_KEY: string },
   wbToken: string,
+  user: { email: string; password: string } = DEMO_USER,
+  orgName = "Demo seller",
 ): Promise<{ orgId: string; userId: string }> {
   const db = createDatabase(env);
-  const [existing] = await db.select().from(users).where(eq(users.email, DEMO_USER.email)).limit(1);
+  const [existing] = await db.select().from(users).where(eq(users.email, user.email)).limit(1);
   const tokenCiphertext = await encryptSecret(wbToken, env.ENCRYPTION_KEY);
   if (existing) {
     const [m] = await db.select().from(memberships).where(eq(memberships.userId, existing.id)).limit(1);
@@ -32,10 +37,10 @@ export async function seedDemo(
   }
   const orgId = crypto.randomUUID();
   const userId = existing?.id ?? crypto.randomUUID();
-  const passwordHash = await hashPassword(DEMO_USER.password);
+  const passwordHash = await hashPassword(user.password);
   await db.batch([
-    db.insert(orgs).values({ id: orgId, name: "Demo seller" }),
-    db.insert(users).values({ id: userId, email: DEMO_USER.email, passwordHash }).onConflictDoNothing(),
+    db.insert(orgs).values({ id: orgId, name: orgName }),
+    db.insert(users).values({ id: userId, email: user.email, passwordHash }).onConflictDoNothing(),
     db.insert(memberships).values({ orgId, userId, role: "owner" }),
     db.insert(wbConnections).values({ orgId, tokenCiphertext }),
   ]);

@@ -213,13 +213,12 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
   return { status: "succeeded", payload, rows: rowsThisDelivery };
 
   /**
-   * Streams one WB page into the database, a batch per slice. Only rows past the cursor (`pastMs`)
-   * are written: everything at or before it is stored already. The page's last batch also moves
-   * the cursor to the newest `lastChangeDate` of the page and stores the run's row count, so the
-   * cursor never passes a row that is not committed, whatever the order of the rows within the
-   * page (a crash mid-page re-reads the page from the old cursor and rewrites the same values). The
-   * batch of a slice is sent once the next slice has arrived (or the page ended), so that the last
-   * batch is known.
+   * Streams one WB page into the database, a batch per slice as it arrives (one slice in memory at a
+   * time). Only rows past the cursor (`pastMs`) are written: everything at or before it is stored
+   * already. After the last slice, one small batch moves the cursor to the newest `lastChangeDate`
+   * of the page and stores the run's row count, so the cursor never passes a row that is not
+   * committed, whatever the order of the rows within the page (a crash mid-page re-reads the page
+   * from the old cursor and rewrites the same values).
    * @returns rows on the page, rows past the cursor, and the new cursor (the old one when none).
    */
   async function writePage<D extends WbDataset>(dataset: D, cursor: string | null, pastMs: number, slices: AsyncGenerator<WbRowOf[D][]>) {
@@ -227,14 +226,6 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
     let fresh = 0;
     let newest = cursor;
     let newestMs = cursor === null ? Number.NEGATIVE_INFINITY : wbTimeToEpochMs(cursor);
-    let pending: WbRowOf[D][] | undefined;
-    const write = async (slice: WbRowOf[D][], last: boolean) => {
-      if (!last && slice.length === 0) return;
-      if (last) payload.rows[dataset] = (payload.rows[dataset] ?? 0) + fresh;
-      // The run state first: the rows' upsert adds to its total_rows, so the row must exist.
-      const state = runStateUpsert(db, job.orgId, dataset, last ? newest : cursor, payload.rows[dataset] ?? 0);
-      await commit([state, ...pageWrites(db, job.orgId, dataset, slice), heartbeat(db, lease, payload)], dataset, "writing a page");
-    };
     for await (const slice of slices) {
       rows += slice.length;
       const freshRows: WbRowOf[D][] = [];
@@ -247,11 +238,20 @@ export async function runWbSync(services: WbSyncServices, job: Job, lease: Lease
           newest = row.lastChangeDate;
         }
       }
+      if (freshRows.length === 0) continue;
       fresh += freshRows.length;
-      if (pending) await write(pending, false);
-      pending = freshRows;
+      // The run state first: the rows' upsert adds to its total_rows, so the row must exist.
+      const state = runStateUpsert(db, job.orgId, dataset, cursor, payload.rows[dataset] ?? 0);
+      await commit([state, ...pageWrites(db, job.orgId, dataset, freshRows), heartbeat(db, lease, payload)], dataset, "writing a page");
     }
-    if (fresh > 0) await write(pending ?? [], true);
+    if (fresh > 0) {
+      payload.rows[dataset] = (payload.rows[dataset] ?? 0) + fresh;
+      await commit(
+        [runStateUpsert(db, job.orgId, dataset, newest, payload.rows[dataset] ?? 0), heartbeat(db, lease, payload)],
+        dataset,
+        "moving the cursor",
+      );
+    }
     return { rows, fresh, cursor: newest ?? "" };
   }
 }
