@@ -53,7 +53,8 @@
  *   after `after` more requests to `path` (a feed, `/ping`, or `*` for every one) pass, the next
  *   `times` fail: `status` 401 or 403 (WB's gateway refusing the token), 429, 500; or 200 with a
  *   `body` WB did not document: `not-json` (an HTML page, as a proxy in front of WB answers) or
- *   `renamed-field` (the rows with `nmId` renamed `nmID`: a changed response shape). `hold: true`
+ *   `renamed-field` (the rows with `nmId` renamed `nmID`: a changed response shape) or `reversed`
+ *   (the page's rows newest first: a page out of `lastChangeDate` order). `hold: true`
  *   (no `status`) instead holds each of those requests unanswered until `POST
  *   /__control/faults/release` (→ `{released: N}`), then serves it normally: a request in flight at
  *   a moment the test chooses. `GET /__control/faults` → `{faults: N, held: N}`;
@@ -85,8 +86,8 @@ export interface WbFault {
   path: string;
   /** The answer instead of the rows; 200 needs `body`. Absent only with `hold`. */
   status?: 200 | 401 | 403 | 429 | 500;
-  /** With status 200: `not-json` (an HTML page) or `renamed-field` (rows with `nmId` renamed `nmID`). */
-  body?: "not-json" | "renamed-field";
+  /** With status 200: `not-json` (an HTML page), `renamed-field` (rows with `nmId` renamed `nmID`) or `reversed` (the page newest first). */
+  body?: "not-json" | "renamed-field" | "reversed";
   /** Hold the request until `POST /__control/faults/release`, then serve it normally. */
   hold?: boolean;
   /** How many requests fail. */
@@ -377,7 +378,7 @@ const faultSchema = z
   .object({
     path: z.string().min(1),
     status: z.union([z.literal(200), z.literal(401), z.literal(403), z.literal(429), z.literal(500)]).optional(),
-    body: z.enum(["not-json", "renamed-field"]).optional(),
+    body: z.enum(["not-json", "renamed-field", "reversed"]).optional(),
     hold: z.boolean().optional(),
     times: z.number().int().min(1),
     after: z.number().int().min(0).optional(),
@@ -607,6 +608,7 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
       return send(res, 200, "<html><body><h1>502 Bad Gateway</h1></body></html>", { ...limitHeaders, "Content-Type": "text/html" });
     }
     if (malformed === "renamed-field") rows = rows.map(({ nmId, ...rest }: { nmId?: unknown }) => ({ ...rest, nmID: nmId }));
+    if (malformed === "reversed") rows = [...rows].reverse();
     await streamRows(res, rows, limitHeaders);
   };
 

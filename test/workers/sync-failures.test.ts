@@ -320,6 +320,31 @@ describe("a WB page larger than one write batch", () => {
   });
 });
 
+describe("a page out of lastChangeDate order", () => {
+  it("the cursor moves to the page's newest row only once the whole page is stored: a crash mid-page loses no row", async () => {
+    const token = await registerWbTokenWithPages({ rowLimit: 80_000, orders: 22_000, products: 40, days: 60, seed: 611 });
+    const tenant = await tenantWith(token);
+    const feed = [...(await readWbFeed(token, "orders")).values()] as Array<{ lastChangeDate: string }>;
+    const jobId = await insertJob(tenant.orgId);
+    // The orders page comes newest first; its second slice is lost on the way to Postgres.
+    await injectWbFault({ path: ORDERS_PATH, status: 200, body: "reversed", times: 1 });
+    await injectNeonFault({ match: 'insert into "orders"', everyNth: 2 });
+    const res = await deliver(jobId);
+    expect(res.status).toBe(500);
+    await clearNeonFaults();
+    // The newest 10,000 rows are stored, and the cursor has not moved: moving it to the first
+    // slice's last row (what a per-slice cursor would do) would skip the 12,000 older rows.
+    expect((await syncStates(tenant.orgId)).orders).toMatchObject({ cursor: null, totalRows: 10_000 });
+    expect((await storedSizes(tenant.orgId)).orders).toBe(10_000);
+
+    const retry = await deliver(jobId);
+    expect(await retry.json()).toMatchObject({ outcome: "succeeded" });
+    expect(await storedSizes(tenant.orgId)).toEqual(await feedSizes(token));
+    expect((await syncStates(tenant.orgId)).orders).toMatchObject({ cursor: feed.at(-1)?.lastChangeDate, totalRows: feed.length });
+    expect(await rollupMismatches(tenant.orgId)).toBe(0);
+  });
+});
+
 describe("an incremental sync that changes old rows", () => {
   it("a late cancellation and a return days later: only the changes are fetched, and the rollup of the old day is recomputed", async () => {
     const token = await registerWbToken({ orders: 600, products: 10, days: 30, seed: 609 });

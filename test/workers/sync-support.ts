@@ -41,7 +41,7 @@ export async function readWbFeed(token: string, feed: "orders" | "sales" | "stoc
 export async function injectWbFault(
   fault: { path: string; times: number; after?: number; retryAfterSeconds?: number } & (
     | { status: 401 | 403 | 429 | 500 }
-    | { status: 200; body: "not-json" | "renamed-field" }
+    | { status: 200; body: "not-json" | "renamed-field" | "reversed" }
     | { hold: true }
   ),
 ) {
