@@ -77,6 +77,8 @@ async function main() {
   if (realWb && !process.env.WB_API_TOKEN)
     throw new Error("WB_STATISTICS_API_URL is set: set WB_API_TOKEN to your Wildberries statistics token too.");
   const dataDir = process.env.DEV_DATA_DIR || ".data";
+  if (!realWb && process.env.WB_DATASET && process.env.WB_DATASET !== "demo")
+    say("sync", `generating the Wildberries data set ${process.env.WB_DATASET} (a few seconds)…`);
   const local = await startLocalEnvironment({
     port: Number(process.env.PORT ?? 8787),
     dataDir,
