@@ -22,6 +22,7 @@
  * request's metrics (`src/core/metrics.ts`).
  * @see https://owasp.org/API-Security/editions/2023/en/0xa2-broken-authentication/
  */
+
 import type { Context, MiddlewareHandler } from "hono";
 import { TELEGRAM_SECRET_TOKEN_HEADER } from "../integrations/telegram/types";
 import { botCacheKey, loadBot, readCachedBot, secretTokenMatches } from "../telegram/bots";
@@ -38,6 +39,7 @@ import type { AppEnv, Services } from "./context";
 import { timingSafeEqual } from "./crypto";
 import { databaseFailure } from "./db/errors";
 import { ApiError } from "./errors";
+import { negotiateLanguage } from "./language";
 import { verifyQStashDelivery } from "./queue";
 import { assertWithinLimit, checkRateLimit, groupPolicy, type RateLimitDefaults, type RateLimitOutcome } from "./rate-limit";
 import { moscowDay } from "./time";
@@ -53,6 +55,12 @@ export interface RateLimitSpec {
 export interface CacheSpec {
   name: string;
   ttlSeconds: number;
+  /**
+   * Languages the route answers in (the first is the default): the cache keeps one entry per
+   * language `Accept-Language` negotiates to ({@link negotiateLanguage}), and a hit says which
+   * (`Content-Language`, `Vary: Accept-Language`).
+   */
+  languages?: readonly [string, ...string[]];
 }
 
 /** What the guard of one route enforces. */
@@ -374,6 +382,9 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
         "X-Cache": "HIT",
         "X-Cache-TTL": String(ttl),
         "Cache-Control": `private, max-age=${ttl}`,
+        ...(spec.cache.languages
+          ? { "Content-Language": negotiateLanguage(c.req.header("Accept-Language"), spec.cache.languages), Vary: "Accept-Language" }
+          : {}),
       });
     }
     await next();
@@ -393,10 +404,12 @@ export function createGuard(spec: GuardSpec): MiddlewareHandler<AppEnv> {
 /**
  * The route-and-query part of a cache key. The Moscow calendar day is part of it (periods end
  * "today", so an answer cached before midnight is not served after it), and the path, so a route
- * with path parameters (`/orders/{srid}`) gets a key per resource. Only valid queries are ever
+ * with path parameters (`/orders/{srid}`) gets a key per resource; a route with `languages`, one per
+ * negotiated language (not per raw `Accept-Language` value). Only valid queries are ever
  * stored (validation runs after the guard and errors are not stored), so a hit implies a valid query.
  */
 function cacheSuffix(c: GuardContext, cache: CacheSpec): Promise<string> {
   const url = new URL(c.req.url);
-  return cacheKeySuffix(cache.name, `${moscowDay()}:${url.pathname}?${normalizeQuery(url.searchParams)}`);
+  const language = cache.languages ? `:lang=${negotiateLanguage(c.req.header("Accept-Language"), cache.languages)}` : "";
+  return cacheKeySuffix(cache.name, `${moscowDay()}:${url.pathname}?${normalizeQuery(url.searchParams)}${language}`);
 }

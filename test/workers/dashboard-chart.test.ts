@@ -17,9 +17,8 @@ beforeAll(async () => {
 });
 
 /**
- * The chart for `acceptLanguage`, computed afresh. The route's cache key does not vary by
- * language yet (docs/api.md, "Charts"), so each read starts from a new cache version: a cached
- * answer in another language must not hide what this request negotiates.
+ * The chart for `acceptLanguage`, computed afresh (each read starts from a new cache version, so
+ * what is checked is the route's own answer; the cache's part is the test "caches each language apart").
  */
 async function chartFor(acceptLanguage: string | undefined, path = "/api/v1/analytics/daily-trends?format=svg&period=7d") {
   await bumpCacheVersion(tenant.orgId);
@@ -89,7 +88,31 @@ describe("daily-trends chart language", () => {
     expect(Object.keys(operation?.responses["200"]?.headers ?? {})).toEqual(expect.arrayContaining(["Content-Language", "Vary"]));
   });
 
-  it.todo("caches each language apart: en MISS, ru MISS, en HIT, ru HIT (needs the guard's cache key to include the language)");
+  it("caches each language apart: en MISS, ru MISS, en HIT, ru HIT; a hit says its language", async () => {
+    await bumpCacheVersion(tenant.orgId);
+    const path = "/api/v1/analytics/daily-trends?format=svg&period=30d";
+    const read = async (acceptLanguage: string) => {
+      const res = await api(path, { token: tenant.token, headers: { "Accept-Language": acceptLanguage } });
+      expect(res.status).toBe(200);
+      return {
+        cache: res.headers.get("X-Cache"),
+        language: res.headers.get("Content-Language"),
+        vary: res.headers.get("Vary"),
+        svg: await res.text(),
+      };
+    };
+    const en = await read("en-US,en;q=0.9");
+    const ru = await read("ru-RU,ru;q=0.9,en;q=0.8");
+    const enAgain = await read("en");
+    const ruAgain = await read("ru");
+    expect([en.cache, ru.cache, enAgain.cache, ruAgain.cache]).toEqual(["MISS", "MISS", "HIT", "HIT"]);
+    expect([enAgain.language, ruAgain.language]).toEqual(["en", "ru"]);
+    expect(enAgain.vary).toMatch(/\bAccept-Language\b/);
+    expect(enAgain.svg).toBe(en.svg);
+    expect(ruAgain.svg).toBe(ru.svg);
+    expect(ru.svg).toContain(russianTitle);
+    expect(en.svg).toContain(englishTitle);
+  });
 });
 
 describe("daily-trends chart shape", () => {

@@ -35,7 +35,7 @@ export const analyticsDailyTrends = defineOperation({
     path: "/api/v1/analytics/daily-trends",
     summary: "Per-day orders, buyouts, cancellations and returns, with a chart",
     access: dashboardReaders,
-    cache: { name: "analytics-daily-trends", ttlSeconds: cacheTtl.analytics },
+    cache: { name: "analytics-daily-trends", ttlSeconds: cacheTtl.analytics, languages: chartLanguages },
     request: { query: dailyTrendsQuery, headers: dailyTrendsHeaders },
     responses: {
       200: {
