@@ -1,7 +1,7 @@
 /**
  * Bench part `memory`: the Worker isolate's heap while a sync delivery streams big WB pages. A
  * second org (`memory-probe@seller-edge.dev`, seeded like the demo's with the same WB token) syncs
- * the same data set from scratch while `bench/heap.ts` samples the isolate every 25 ms and, whenever
+ * the same data set from scratch while `bench/heap.ts` samples the isolate every 100 ms and, whenever
  * its heap is over 64 MB, has V8 collect garbage first: the peak is what an isolate capped at
  * 128 MB (Cloudflare's limit) would hold. A separate sync from the `sync` part's, because forced
  * collections cost the Worker CPU and would skew that part's CPU figures. Run it with

@@ -80,7 +80,11 @@ export async function runSyncBench(
   const heap =
     env.inspectorPort === undefined
       ? undefined
-      : await sampleIsolateHeap(env.inspectorPort, 25, options.heapGcAboveMB ?? Number.POSITIVE_INFINITY);
+      : await sampleIsolateHeap(
+          env.inspectorPort,
+          options.heapGcAboveMB === undefined ? 25 : 100,
+          options.heapGcAboveMB ?? Number.POSITIVE_INFINITY,
+        );
 
   const started = performance.now();
   const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
