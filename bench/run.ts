@@ -35,9 +35,10 @@
  * Output: a JSON report, then one human line per figure. Figures go to docs/performance.md by
  * hand, with the machine they were taken on.
  */
+
 import { createServer } from "node:net";
 import autocannon from "autocannon";
-import pg from "pg";
+import { freshDatabase } from "../dev/fresh-database";
 import { DEMO_WB_TOKEN, startLocalEnvironment } from "../scripts/local-env";
 import { runAssistantStatsBench } from "./assistant-stats";
 import { dashboardLine, runDashboardBench } from "./dashboard";
@@ -76,28 +77,8 @@ async function load(url: string, headers: Record<string, string>) {
   };
 }
 
-/** A fresh database on the Postgres server of `url` (the bench's own, so its figures start from an empty one), and its drop. */
-async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `seller_edge_bench_${Date.now()}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  return {
-    url: dbUrl.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 async function main() {
-  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
+  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, "seller_edge_bench") : undefined;
   const env = await startLocalEnvironment({
     port: await freePort(),
     inspectorPort: await freePort(),

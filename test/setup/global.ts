@@ -5,10 +5,11 @@
  * over HTTP with `wrangler`'s `unstable_dev` (so QStash deliveries reach it), and
  * provides the Worker env to the tests.
  */
+
 import { createServer } from "node:net";
-import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { unstable_dev } from "wrangler";
+import { freshDatabase } from "../../dev/fresh-database";
 import { startLocalStack } from "../../dev/stack";
 import { applyMigrations } from "../../scripts/migrate";
 
@@ -29,28 +30,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Creates a fresh database on the server of `url`; returns its URL and a drop function. */
-async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `seller_edge_test_${Date.now()}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  return {
-    url: dbUrl.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 export default async function setup(project: TestProject) {
-  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
+  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, "seller_edge_test") : undefined;
   const workerPort = await freePort();
   const stack = await startLocalStack({
     databaseUrl: db?.url,

@@ -146,6 +146,19 @@ export const sales = pgTable(
   ],
 );
 
+/** The figures of a daily rollup row (counts, and amounts in roubles), shared by both rollups. */
+const rollupMeasures = () => ({
+  ordersCount: integer("orders_count").notNull().default(0),
+  ordersAmount: money("orders_amount").notNull().default(0),
+  cancellationsCount: integer("cancellations_count").notNull().default(0),
+  cancellationsAmount: money("cancellations_amount").notNull().default(0),
+  buyoutsCount: integer("buyouts_count").notNull().default(0),
+  buyoutsAmount: money("buyouts_amount").notNull().default(0),
+  returnsCount: integer("returns_count").notNull().default(0),
+  returnsAmount: money("returns_amount").notNull().default(0),
+  payout: money("payout").notNull().default(0),
+});
+
 /**
  * Daily rollup per org, Moscow calendar day and product, recomputed from `orders` and
  * `sales` for every day a sync batch touched (in the same transaction as the batch).
@@ -157,15 +170,7 @@ export const dailyProductStats = pgTable(
     orgId: bulkOrgId(),
     day: date("day", { mode: "string" }).notNull(),
     nmId: bigint("nm_id", { mode: "number" }).notNull(),
-    ordersCount: integer("orders_count").notNull().default(0),
-    ordersAmount: money("orders_amount").notNull().default(0),
-    cancellationsCount: integer("cancellations_count").notNull().default(0),
-    cancellationsAmount: money("cancellations_amount").notNull().default(0),
-    buyoutsCount: integer("buyouts_count").notNull().default(0),
-    buyoutsAmount: money("buyouts_amount").notNull().default(0),
-    returnsCount: integer("returns_count").notNull().default(0),
-    returnsAmount: money("returns_amount").notNull().default(0),
-    payout: money("payout").notNull().default(0),
+    ...rollupMeasures(),
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.day, t.nmId] }),
@@ -185,15 +190,7 @@ export const dailyOrgStats = pgTable(
   {
     orgId: bulkOrgId(),
     day: date("day", { mode: "string" }).notNull(),
-    ordersCount: integer("orders_count").notNull().default(0),
-    ordersAmount: money("orders_amount").notNull().default(0),
-    cancellationsCount: integer("cancellations_count").notNull().default(0),
-    cancellationsAmount: money("cancellations_amount").notNull().default(0),
-    buyoutsCount: integer("buyouts_count").notNull().default(0),
-    buyoutsAmount: money("buyouts_amount").notNull().default(0),
-    returnsCount: integer("returns_count").notNull().default(0),
-    returnsAmount: money("returns_amount").notNull().default(0),
-    payout: money("payout").notNull().default(0),
+    ...rollupMeasures(),
   },
   (t) => [primaryKey({ columns: [t.orgId, t.day] })],
 );
