@@ -106,11 +106,6 @@ interface Engine {
   prepareScript(source: string): string | undefined;
   /** Runs one command. Rejects with {@link CommandError} for a Redis error. */
   call(command: RedisCommand): Promise<Reply>;
-  /**
-   * Runs the commands in order, each on its own: a Redis error is that command's `{error}` item.
-   * Rejects only when Redis cannot be reached.
-   */
-  pipeline(commands: RedisCommand[]): Promise<Outcome[]>;
   /** Runs the commands in MULTI/EXEC. Rejects with {@link CommandError} on EXECABORT. */
   transaction(commands: RedisCommand[]): Promise<Outcome[]>;
   close(): Promise<void>;
@@ -245,21 +240,6 @@ function fromIoredis(value: unknown): Reply {
   return Buffer.from(String(value));
 }
 
-/** Runs `commands` one by one through `call` (concurrently, in order); Redis errors become `{error}` items. */
-function callEach(engine: Pick<Engine, "call">, commands: RedisCommand[]): Promise<Outcome[]> {
-  return Promise.all(
-    commands.map((command) =>
-      engine.call(command).then(
-        (result): Outcome => ({ result }),
-        (error: unknown): Outcome => {
-          if (error instanceof CommandError) return { error: error.message };
-          throw error;
-        },
-      ),
-    ),
-  );
-}
-
 function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === "ReplyError";
 }
@@ -292,25 +272,6 @@ class IoredisEngine implements Engine {
         connection.disconnect();
       }
     }
-  }
-
-  /**
-   * One ioredis pipeline: the commands leave in one write and their replies are read together,
-   * instead of a write per command. A blocking command takes its own connection, so a pipeline
-   * holding one runs its commands one by one.
-   */
-  async pipeline(commands: RedisCommand[]): Promise<Outcome[]> {
-    if (commands.length === 1 || commands.some((c) => this.isBlocking(c))) return callEach(this, commands);
-    const pipeline = this.redis.pipeline();
-    // Upper-case names skip ioredis's reply transformers (HGETALL → object), so replies stay raw.
-    for (const { name, args } of commands) pipeline.callBuffer(name, ...args);
-    const replies = (await pipeline.exec()) ?? [];
-    return commands.map((_, i): Outcome => {
-      const [error, reply] = replies[i] ?? [new Error("ERR no reply"), null];
-      if (!error) return { result: fromIoredis(reply) };
-      if (isReplyError(error)) return { error: error.message };
-      throw error;
-    });
   }
 
   async transaction(commands: RedisCommand[]): Promise<Outcome[]> {
@@ -383,10 +344,6 @@ class EmbeddedEngine implements Engine {
     } catch (error) {
       return Promise.reject(error instanceof CommandError ? error : mockError(error));
     }
-  }
-
-  pipeline(commands: RedisCommand[]): Promise<Outcome[]> {
-    return callEach(this, commands);
   }
 
   async transaction(commands: RedisCommand[]): Promise<Outcome[]> {
@@ -551,7 +508,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }
@@ -571,13 +528,10 @@ function tokenMatches(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Paths answered without parsing the URL: the client's own, with no query string. */
-const FIXED_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
-
-function bearer(req: IncomingMessage, url: URL | undefined): string | undefined {
+function bearer(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers.authorization;
   const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
-  return match?.[1] ?? url?.searchParams.get("_token") ?? undefined;
+  return match?.[1] ?? url.searchParams.get("_token") ?? undefined;
 }
 
 function send(res: ServerResponse, status: number, body: string): void {
@@ -616,27 +570,21 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
     );
   };
 
-  const runPipeline = async (body: unknown): Promise<Outcome[]> => {
+  const runPipeline = (body: unknown): Promise<Outcome[]> => {
     if (!Array.isArray(body) || body.length === 0) {
       throw new HttpError(400, "ERR a pipeline must be a non-empty JSON array of commands");
     }
     // Commands are sent in order, each on its own: an invalid one answers an error item.
-    const outcomes: Outcome[] = new Array(body.length);
-    const valid: { index: number; command: RedisCommand; mapReply?: (reply: Reply) => Reply }[] = [];
-    body.forEach((item: unknown, index) => {
-      try {
-        valid.push({ index, ...scripts.rewrite(parseCommand(item)) });
-      } catch (error) {
-        if (!(error instanceof CommandError)) throw error;
-        outcomes[index] = { error: error.message };
-      }
-    });
-    const replies = valid.length > 0 ? await engine.pipeline(valid.map((v) => v.command)) : [];
-    valid.forEach(({ index, mapReply }, i) => {
-      const outcome = replies[i] ?? { error: "ERR no reply" };
-      outcomes[index] = mapReply && "result" in outcome ? { result: mapReply(outcome.result) } : outcome;
-    });
-    return outcomes;
+    return Promise.all(
+      body.map((item: unknown) => {
+        try {
+          return run(parseCommand(item));
+        } catch (error) {
+          if (error instanceof CommandError) return Promise.resolve({ error: error.message });
+          throw error;
+        }
+      }),
+    );
   };
 
   const runTransaction = async (body: unknown): Promise<Outcome[]> => {
@@ -666,10 +614,8 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // The client's own paths (no query string) need no URL parsing.
-    const raw = req.url ?? "/";
-    const url = FIXED_PATHS.has(raw) ? undefined : new URL(raw, "http://localhost");
-    const path = url ? url.pathname.replace(/\/+$/, "") || "/" : raw;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     if (path === "/__stats" && method === "GET") return send(res, 200, JSON.stringify(stats));
     if (path === "/__stats/reset" && method === "POST") {
