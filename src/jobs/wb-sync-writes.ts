@@ -340,6 +340,14 @@ function upsertRows<D extends WbDataset>(db: Database, orgId: string, dataset: D
 }
 
 /**
+ * The distinct well-formed days (`YYYY-MM-DD`) of `days`, sorted: only these are written into the
+ * rollups' SQL (as one array parameter, or as date literals).
+ */
+function calendarDays(days: readonly string[]): string[] {
+  return [...new Set(days)].filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).sort();
+}
+
+/**
  * Recomputes `daily_product_stats` of `orgId` for the Moscow calendar `days`: deletes them and
  * re-inserts the aggregate of `orders` and `sales`; then `daily_org_stats` of the same days, as
  * the sum over products (four statements, set operations over the touched days). Definitions:
@@ -354,7 +362,7 @@ function upsertRows<D extends WbDataset>(db: Database, orgId: string, dataset: D
 export function recomputeDailyStats(db: Database, orgId: string, days: readonly string[]): BatchStatement[] {
   if (days.length === 0) return [];
   // One bind parameter for the whole list: a Postgres array literal of validated YYYY-MM-DD days.
-  const dayList = sql`${`{${days.filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).join(",")}}`}::date[]`;
+  const dayList = sql`${`{${calendarDays(days).join(",")}}`}::date[]`;
   const dayRange = (table: string) =>
     sql.raw(
       `${table}.date >= d.day::timestamp at time zone 'Europe/Moscow' and ${table}.date < (d.day + 1)::timestamp at time zone 'Europe/Moscow'`,
@@ -424,7 +432,7 @@ export function recomputeWarehouseStockStats(db: Database, orgId: string, names:
  * 3,000 products × 180 days (~360,000 rollup rows): ~0.3 s; run once per sync run, not per batch.
  */
 export function recomputeProductPeriodStats(db: Database, orgId: string, asOf: readonly string[]): BatchStatement[] {
-  const days = [...new Set(asOf)].filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).sort();
+  const days = calendarDays(asOf);
   const first = days[0];
   const last = days.at(-1);
   if (first === undefined || last === undefined) return [];

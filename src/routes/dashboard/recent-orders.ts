@@ -41,18 +41,16 @@ function afterCursor([date, srid]: Parameters<typeof recentOrdersCursor.encode>[
  */
 function rollupFigures(db: Database, orgId: string, status: "all" | "active" | "canceled", today: string, yesterday: string) {
   const s = dailyOrgStats;
-  const count =
-    status === "canceled"
-      ? sql`${s.cancellationsCount}`
-      : status === "active"
-        ? sql`${s.ordersCount} - ${s.cancellationsCount}`
-        : sql`${s.ordersCount}`;
-  const amount =
-    status === "canceled"
-      ? sql`${s.cancellationsAmount}`
-      : status === "active"
-        ? sql`${s.ordersAmount} - ${s.cancellationsAmount}`
-        : sql`${s.ordersAmount}`;
+  // Orders of a status in the rollup's terms: all = orders, canceled = cancellations, active = the difference.
+  const figures = {
+    all: { count: sql`${s.ordersCount}`, amount: sql`${s.ordersAmount}` },
+    canceled: { count: sql`${s.cancellationsCount}`, amount: sql`${s.cancellationsAmount}` },
+    active: {
+      count: sql`${s.ordersCount} - ${s.cancellationsCount}`,
+      amount: sql`${s.ordersAmount} - ${s.cancellationsAmount}`,
+    },
+  } as const;
+  const { count, amount } = figures[status];
   const onDay = (day: string) => sql`${s.day} = ${day}::date`;
   const sumOf = (value: SQL, where?: SQL) => sql`coalesce(sum(${value})${where ? sql` filter (where ${where})` : sql``}, 0)`;
   return db
