@@ -17,7 +17,7 @@
  * - errors: HTTP 400 with `{message, code, detail, hint, position, internalPosition,
  *   internalQuery, severity, where, table, column, schema, dataType, constraint, file, line,
  *   routine}` (absent fields `null`), which the driver turns into `NeonDbError`.
- * Also `GET /__stats` → `{requests, byPath}` and `POST /__stats/reset` (neither counted), and fault
+ * Also `GET /__stats` → `{requests, byPath, byUser}` and `POST /__stats/reset` (neither counted), and fault
  * injection for tests and the soak bench: `POST /__control/faults` `{match, everyNth}` makes every
  * `everyNth`-th request whose SQL contains `match` fail with HTTP 503 before it reaches Postgres
  * (as a lost connection or a killed Worker would: nothing of it commits); `DELETE /__control/faults`
@@ -54,10 +54,15 @@ export interface NeonHttpOptions {
   host?: string;
 }
 
-/** Request counts for round-trip budgets; `byPath` is keyed by URL path (`/sql`). */
+/**
+ * Request counts for round-trip budgets; `byPath` is keyed by URL path (`/sql`), `byUser` by the user
+ * name of `Neon-Connection-String`, so a test that gives its Worker a connection string of its own
+ * counts its requests alone, whatever else reaches the adapter meanwhile (job deliveries, retries).
+ */
 export interface RequestStats {
   requests: number;
   byPath: Record<string, number>;
+  byUser: Record<string, number>;
 }
 
 /** A running adapter. */
@@ -153,6 +158,15 @@ function parsePayload(body: string): QueryData | QueryData[] {
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+const emptyStats = (): RequestStats => ({ requests: 0, byPath: {}, byUser: {} });
+
+/** The user name of a request's `Neon-Connection-String`, if it is a URL (for {@link RequestStats}). */
+function connectionUser(req: IncomingMessage): string | undefined {
+  const value = header(req, "neon-connection-string");
+  if (!value || !URL.canParse(value)) return undefined;
+  return decodeURIComponent(new URL(value).username);
 }
 
 /** Checks `Neon-Connection-String` is a postgres:// URL with user, host and database. */
@@ -403,7 +417,7 @@ async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerRes
  */
 export async function startNeonHttp(opts: NeonHttpOptions): Promise<NeonHttpHandle> {
   const { engine } = opts;
-  let stats: RequestStats = { requests: 0, byPath: {} };
+  let stats = emptyStats();
   let faults: Fault[] = [];
 
   const server = createServer((req, res) => {
@@ -427,11 +441,13 @@ export async function startNeonHttp(opts: NeonHttpOptions): Promise<NeonHttpHand
     }
     if (path === "/__stats" && req.method === "GET") return sendJson(res, 200, stats);
     if (path === "/__stats/reset" && req.method === "POST") {
-      stats = { requests: 0, byPath: {} };
+      stats = emptyStats();
       return sendJson(res, 200, stats);
     }
     stats.requests += 1;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    const user = connectionUser(req);
+    if (user !== undefined) stats.byUser[user] = (stats.byUser[user] ?? 0) + 1;
 
     const handled =
       path === "/sql"
@@ -463,9 +479,9 @@ export async function startNeonHttp(opts: NeonHttpOptions): Promise<NeonHttpHand
     fetchEndpoint: `${url}/sql`,
     connectionString: LOCAL_NEON_CONNECTION_STRING,
     engine,
-    stats: () => ({ requests: stats.requests, byPath: { ...stats.byPath } }),
+    stats: () => ({ requests: stats.requests, byPath: { ...stats.byPath }, byUser: { ...stats.byUser } }),
     resetStats: () => {
-      stats = { requests: 0, byPath: {} };
+      stats = emptyStats();
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -417,20 +417,22 @@ for (const variant of variants) {
       expect(await sql`SELECT count(*)::int AS n FROM items WHERE id BETWEEN 300 AND 311`).toEqual([{ n: 12 }]);
     });
 
-    it("counts one request per query and per batch", async () => {
+    it("counts one request per query and per batch, and apart per connection-string user", async () => {
       const db = drizzle({ client: sql });
       handle.resetStats();
 
       await sql`SELECT 1`;
-      expect(handle.stats()).toEqual({ requests: 1, byPath: { "/sql": 1 } });
+      expect(handle.stats()).toEqual({ requests: 1, byPath: { "/sql": 1 }, byUser: { seller: 1 } });
       await sql.transaction([sql`SELECT 1`, sql`SELECT 2`, sql`SELECT 3`]);
       await db.batch([db.select().from(products), db.select().from(products).where(eq(products.id, 1))]);
-      expect(handle.stats()).toEqual({ requests: 3, byPath: { "/sql": 3 } });
+      await neon(handle.connectionString.replace("seller:", "probe_1:"))`SELECT 1`;
+      const counted = { requests: 4, byPath: { "/sql": 4 }, byUser: { seller: 3, probe_1: 1 } };
+      expect(handle.stats()).toEqual(counted);
 
       const overHttp = await fetch(`${handle.url}/__stats`);
-      expect(await overHttp.json()).toEqual({ requests: 3, byPath: { "/sql": 3 } });
+      expect(await overHttp.json()).toEqual(counted);
       await fetch(`${handle.url}/__stats/reset`, { method: "POST" });
-      expect(handle.stats()).toEqual({ requests: 0, byPath: {} });
+      expect(handle.stats()).toEqual({ requests: 0, byPath: {}, byUser: {} });
     });
 
     it("injects faults: every n-th request whose SQL matches fails with 503 before Postgres sees it", async () => {

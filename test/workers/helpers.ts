@@ -163,10 +163,10 @@ export async function captureLogs(run: () => Promise<unknown>): Promise<{ raw: s
   return { raw, lines };
 }
 
-/** Request counters of a local-stack adapter (`/__stats`), for round-trip budgets. */
+/** Request counters of a local-stack adapter (`/__stats`), for round-trip budgets (`byUser`: Neon only). */
 export async function adapterStats(
   which: "neon" | "redis" | "wb" | "qstash",
-): Promise<{ requests: number; byPath: Record<string, number> }> {
+): Promise<{ requests: number; byPath: Record<string, number>; byUser?: Record<string, number> }> {
   const res = await fetch(`${adapterUrl(which)}/__stats`);
   return res.json();
 }

@@ -94,11 +94,12 @@ describe("Standard Webhooks: POST /webhooks/crm/{integrationId}", () => {
   it("costs one Neon request on the critical path once the integration is cached (two when it is not)", async () => {
     const integration = await seedIntegration("standard-webhooks");
     // QStash unreachable: no publish (nor its message-id update) after the answer, only the ingest's own requests.
-    const env = { QSTASH_URL: dead };
-    const cold = await neonRequestsDuring(async () => {
+    const cold = await neonRequestsDuring(async (probe) => {
+      const env = { ...probe, QSTASH_URL: dead };
       expect((await deliverStandard(integration, standardEvent({ n: 1 }), { env })).status).toBe(202);
     });
-    const warm = await neonRequestsDuring(async () => {
+    const warm = await neonRequestsDuring(async (probe) => {
+      const env = { ...probe, QSTASH_URL: dead };
       expect((await deliverStandard(integration, standardEvent({ n: 2 }), { env })).status).toBe(202);
     });
     expect({ cold, warm }).toEqual({ cold: 2, warm: 1 });
@@ -377,8 +378,8 @@ describe("per-IP failure limit", () => {
     let refused: Response | undefined;
     // An id never seen: only a database lookup could answer it, so a zero count proves the refusal came first.
     const unknown = { id: crypto.randomUUID(), secret: newWhsec() };
-    const queries = await neonRequestsDuring(async () => {
-      refused = await deliverStandard(unknown, body, { ip, env });
+    const queries = await neonRequestsDuring(async (probe) => {
+      refused = await deliverStandard(unknown, body, { ip, env: { ...env, ...probe } });
     });
     expect(refused?.status).toBe(429);
     expect(Number(refused?.headers.get("Retry-After"))).toBeGreaterThan(0);
