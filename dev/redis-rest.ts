@@ -106,6 +106,11 @@ interface Engine {
   prepareScript(source: string): string | undefined;
   /** Runs one command. Rejects with {@link CommandError} for a Redis error. */
   call(command: RedisCommand): Promise<Reply>;
+  /**
+   * Runs the commands in order, each on its own: a Redis error is that command's `{error}` item.
+   * Rejects only when Redis cannot be reached.
+   */
+  pipeline(commands: RedisCommand[]): Promise<Outcome[]>;
   /** Runs the commands in MULTI/EXEC. Rejects with {@link CommandError} on EXECABORT. */
   transaction(commands: RedisCommand[]): Promise<Outcome[]>;
   close(): Promise<void>;
@@ -240,6 +245,21 @@ function fromIoredis(value: unknown): Reply {
   return Buffer.from(String(value));
 }
 
+/** Runs `commands` one by one through `call` (concurrently, in order); Redis errors become `{error}` items. */
+function callEach(engine: Pick<Engine, "call">, commands: RedisCommand[]): Promise<Outcome[]> {
+  return Promise.all(
+    commands.map((command) =>
+      engine.call(command).then(
+        (result): Outcome => ({ result }),
+        (error: unknown): Outcome => {
+          if (error instanceof CommandError) return { error: error.message };
+          throw error;
+        },
+      ),
+    ),
+  );
+}
+
 function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === "ReplyError";
 }
@@ -272,6 +292,25 @@ class IoredisEngine implements Engine {
         connection.disconnect();
       }
     }
+  }
+
+  /**
+   * One ioredis pipeline: the commands leave in one write and their replies are read together,
+   * instead of a write per command. A blocking command takes its own connection, so a pipeline
+   * holding one runs its commands one by one.
+   */
+  async pipeline(commands: RedisCommand[]): Promise<Outcome[]> {
+    if (commands.length === 1 || commands.some((c) => this.isBlocking(c))) return callEach(this, commands);
+    const pipeline = this.redis.pipeline();
+    // Upper-case names skip ioredis's reply transformers (HGETALL → object), so replies stay raw.
+    for (const { name, args } of commands) pipeline.callBuffer(name, ...args);
+    const replies = (await pipeline.exec()) ?? [];
+    return commands.map((_, i): Outcome => {
+      const [error, reply] = replies[i] ?? [new Error("ERR no reply"), null];
+      if (!error) return { result: fromIoredis(reply) };
+      if (isReplyError(error)) return { error: error.message };
+      throw error;
+    });
   }
 
   async transaction(commands: RedisCommand[]): Promise<Outcome[]> {
@@ -344,6 +383,10 @@ class EmbeddedEngine implements Engine {
     } catch (error) {
       return Promise.reject(error instanceof CommandError ? error : mockError(error));
     }
+  }
+
+  pipeline(commands: RedisCommand[]): Promise<Outcome[]> {
+    return callEach(this, commands);
   }
 
   async transaction(commands: RedisCommand[]): Promise<Outcome[]> {
@@ -508,7 +551,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("end", () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }
@@ -528,10 +571,13 @@ function tokenMatches(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function bearer(req: IncomingMessage, url: URL): string | undefined {
+/** Paths answered without parsing the URL: the client's own, with no query string. */
+const FIXED_PATHS = new Set(["/", "/pipeline", "/multi-exec"]);
+
+function bearer(req: IncomingMessage, url: URL | undefined): string | undefined {
   const header = req.headers.authorization;
   const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
-  return match?.[1] ?? url.searchParams.get("_token") ?? undefined;
+  return match?.[1] ?? url?.searchParams.get("_token") ?? undefined;
 }
 
 function send(res: ServerResponse, status: number, body: string): void {
@@ -570,21 +616,27 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
     );
   };
 
-  const runPipeline = (body: unknown): Promise<Outcome[]> => {
+  const runPipeline = async (body: unknown): Promise<Outcome[]> => {
     if (!Array.isArray(body) || body.length === 0) {
       throw new HttpError(400, "ERR a pipeline must be a non-empty JSON array of commands");
     }
     // Commands are sent in order, each on its own: an invalid one answers an error item.
-    return Promise.all(
-      body.map((item: unknown) => {
-        try {
-          return run(parseCommand(item));
-        } catch (error) {
-          if (error instanceof CommandError) return Promise.resolve({ error: error.message });
-          throw error;
-        }
-      }),
-    );
+    const outcomes: Outcome[] = new Array(body.length);
+    const valid: { index: number; command: RedisCommand; mapReply?: (reply: Reply) => Reply }[] = [];
+    body.forEach((item: unknown, index) => {
+      try {
+        valid.push({ index, ...scripts.rewrite(parseCommand(item)) });
+      } catch (error) {
+        if (!(error instanceof CommandError)) throw error;
+        outcomes[index] = { error: error.message };
+      }
+    });
+    const replies = valid.length > 0 ? await engine.pipeline(valid.map((v) => v.command)) : [];
+    valid.forEach(({ index, mapReply }, i) => {
+      const outcome = replies[i] ?? { error: "ERR no reply" };
+      outcomes[index] = mapReply && "result" in outcome ? { result: mapReply(outcome.result) } : outcome;
+    });
+    return outcomes;
   };
 
   const runTransaction = async (body: unknown): Promise<Outcome[]> => {
@@ -614,8 +666,10 @@ export async function startRedisRest(options: RedisRestOptions): Promise<RedisRe
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const path = url.pathname.replace(/\/+$/, "") || "/";
+    // The client's own paths (no query string) need no URL parsing.
+    const raw = req.url ?? "/";
+    const url = FIXED_PATHS.has(raw) ? undefined : new URL(raw, "http://localhost");
+    const path = url ? url.pathname.replace(/\/+$/, "") || "/" : raw;
     const method = req.method ?? "GET";
     if (path === "/__stats" && method === "GET") return send(res, 200, JSON.stringify(stats));
     if (path === "/__stats/reset" && method === "POST") {

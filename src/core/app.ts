@@ -4,7 +4,8 @@
  * metrics → secure headers → CORS → body limit → (per route) guard: auth, rate limit, cache →
  * validation → handler; errors become problem+json in `onError` (an unexpected 5xx is reported to
  * Sentry), unknown paths 404, and known paths with another method 405 with `Allow`. After the
- * answer, the request's metrics go to Redis in one request in `waitUntil` (`src/core/metrics.ts`).
+ * answer, the request's metrics go to Redis in `waitUntil`, batched with those of the isolate's
+ * other requests into one transaction at most every `METRICS_FLUSH_INTERVAL_MS` (`src/core/metrics.ts`).
  * Each Worker also serves the platform routes: `/health`, `/ready`, `/metrics`, `/openapi.json`
  * (its own groups' contract) and `/docs`.
  */

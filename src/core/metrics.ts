@@ -1,10 +1,20 @@
 /**
  * Metrics in the Prometheus text exposition format 0.0.4, summed over every isolate and every
  * Worker: each request (or cron run) records into its own recorder (`c.var.services.metrics`),
- * which costs no I/O, and the app sends what it recorded once, after the answer, in `waitUntil`:
- * one MULTI/EXEC of `HINCRBY`/`HINCRBYFLOAT` on one Redis hash per metric, in the Upstash Redis
- * every Worker shares. `GET /metrics` on any Worker reads those hashes (one pipeline) and a few
- * gauges from Postgres, and renders the sum.
+ * which costs no I/O, and the app hands what it recorded to the isolate's outbox after the answer,
+ * in `waitUntil`. The outbox sends to Redis at most once per {@link METRICS_FLUSH_INTERVAL_MS}: one
+ * MULTI/EXEC of `HINCRBY`/`HINCRBYFLOAT` on one Redis hash per metric, in the Upstash Redis every
+ * Worker shares, carrying the sums of every request the isolate answered since the last send. An
+ * isolate serves many requests, so under load a request costs a fraction of a Redis request
+ * instead of one; a lone request is sent at once, as before. No count waits without a request
+ * waiting for it: the request that finds no send scheduled schedules one and awaits it in its own
+ * `waitUntil` (which keeps the isolate alive until it is sent), and the requests that follow before
+ * it goes add their counts to the same batch and end at once. They must not await that send: it is
+ * another request's I/O, and workerd cancels a `waitUntil` that waits only on another request's
+ * promise ("Promise will never complete"). A failed send is logged and loses its batch, as a failed
+ * flush always did.
+ * `GET /metrics` on any Worker reads those hashes (one pipeline) and a few gauges from Postgres,
+ * and renders the sum.
  *
  * Storage: key `metrics:<name>`; a counter's field is its label set as the exposition writes it
  * (`group="dashboard",route="/api/v1/stocks",…`); a histogram stores, per label set, one field per
@@ -146,6 +156,14 @@ export const scrapedGauges = {
 /** Redis key of a recorded metric. */
 export const metricKey = (name: string) => `metrics:${name}`;
 
+/**
+ * Least time between two sends of one isolate's metrics to one Redis, in ms. Short enough that a
+ * scrape sees a request a moment after its answer (the tests' `settle` waits for 150 ms without a
+ * Redis request); long enough that an isolate under load sends one transaction for many requests
+ * (at 500 requests/s, one for 25).
+ */
+export const METRICS_FLUSH_INTERVAL_MS = 50;
+
 /** One request's (or cron run's) metrics; see the module comment. */
 export interface Metrics {
   /** Adds `by` (default 1, ≥ 0) to counter `name`. */
@@ -153,9 +171,12 @@ export interface Metrics {
   /** Records one observation (seconds) in histogram `name`. */
   observe<N extends HistogramName>(name: N, labels: LabelsOf<N>, value: number): void;
   /**
-   * Sends what was recorded since the last flush as one MULTI/EXEC to the Redis of `config`
-   * (nothing when nothing was recorded), within `REDIS_TIMEOUT_MS`. Never throws: a failure is
-   * logged, and those counts are lost.
+   * Hands what was recorded since the last flush to the isolate's outbox for the Redis of `config`
+   * (nothing when nothing was recorded). When a send is already scheduled, it carries these counts
+   * and this resolves at once (its request awaits it). Else schedules one and resolves when it has
+   * ended: the outbox as one MULTI/EXEC, at once or {@link METRICS_FLUSH_INTERVAL_MS} after the
+   * previous send, within `REDIS_TIMEOUT_MS`. Never rejects: a failure is logged, and the counts of
+   * that send are lost.
    */
   flush(services: { config: Pick<AppConfig, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">; logger: Logger }): Promise<void>;
 }
@@ -171,55 +192,105 @@ function labelText(names: readonly string[], values: Record<string, string>): st
 /** A bucket bound as a field suffix and `le` value. */
 const boundText = (bound: number) => (bound === Number.POSITIVE_INFINITY ? "+Inf" : String(bound));
 
-/** A new, empty recorder. */
-export function createMetrics(): Metrics {
-  /** key → field → increment (integer unless `float`). */
-  let pending = new Map<string, Map<string, { value: number; float: boolean }>>();
-  const add = (key: string, field: string, value: number, float: boolean) => {
-    const fields = pending.get(key) ?? new Map<string, { value: number; float: boolean }>();
-    pending.set(key, fields);
-    const entry = fields.get(field) ?? { value: 0, float };
+/** Increments by Redis key, then by hash field (integer unless `float`). */
+type Increments = Map<string, Map<string, { value: number; float: boolean }>>;
+
+/** Adds `value` to `field` of `key` in `into`. */
+function addIncrement(into: Increments, key: string, field: string, value: number, float: boolean): void {
+  let fields = into.get(key);
+  if (!fields) {
+    fields = new Map();
+    into.set(key, fields);
+  }
+  const entry = fields.get(field);
+  if (entry) {
     entry.value += value;
     entry.float ||= float;
-    fields.set(field, entry);
-  };
+  } else fields.set(field, { value, float });
+}
+
+/** What an isolate has yet to send to one Redis. */
+interface Outbox {
+  pending: Increments;
+  /** A flush is waiting to send `pending`; a flush finding it set leaves its counts to that one. */
+  scheduled: boolean;
+  /** `Date.now()` when the last send started. */
+  lastSentAt: number;
+}
+
+/** The isolate's outboxes, by Redis URL and token (tests point single requests at another Redis). */
+const outboxes = new Map<string, Outbox>();
+
+type RedisTarget = Pick<AppConfig, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">;
+
+/** The outbox of the Redis of `config`, created empty on first use. */
+function outboxFor(config: RedisTarget): Outbox {
+  const id = `${config.UPSTASH_REDIS_REST_URL}\n${config.UPSTASH_REDIS_REST_TOKEN}`;
+  let outbox = outboxes.get(id);
+  if (!outbox) {
+    outbox = { pending: new Map(), scheduled: false, lastSentAt: Number.NEGATIVE_INFINITY };
+    outboxes.set(id, outbox);
+  }
+  return outbox;
+}
+
+/** Sends `batch` as one MULTI/EXEC to the Redis of `config`. Never throws: a failure is logged. */
+async function send(config: RedisTarget, logger: Logger, batch: Increments): Promise<void> {
+  // The timeout is a timer of our own, cleared once Redis answers: the client's default, an
+  // `AbortSignal.timeout` per request, was seen to pile up in workerd when started after the
+  // answer (in waitUntil), until the isolate's quota of 10,000 timers refused new ones.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
+  const tx = createRedis(config, () => controller.signal).multi();
+  for (const [key, fields] of batch) {
+    for (const [field, { value, float }] of fields) {
+      if (float) tx.hincrbyfloat(key, field, value);
+      else tx.hincrby(key, field, value);
+    }
+  }
+  try {
+    await tx.exec();
+  } catch (err) {
+    logger.warn("metrics not recorded: Redis did not answer", { error: String(err) });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A new, empty recorder. */
+export function createMetrics(): Metrics {
+  let recorded: Increments = new Map();
   return {
     count(name, labels, by = 1) {
       if (!(by > 0) || !Number.isFinite(by)) return;
       const definition = recordedMetrics[name] as CounterDefinition;
-      add(metricKey(name), labelText(definition.labels, labels), by, !Number.isInteger(by));
+      addIncrement(recorded, metricKey(name), labelText(definition.labels, labels), by, !Number.isInteger(by));
     },
     observe(name, labels, value) {
       if (!Number.isFinite(value)) return;
       const definition = recordedMetrics[name] as HistogramDefinition;
       const labelsText = labelText(definition.labels, labels);
       const bound = definition.buckets.find((b) => value <= b) ?? Number.POSITIVE_INFINITY;
-      add(metricKey(name), `${labelsText}|${boundText(bound)}`, 1, false);
-      add(metricKey(name), `${labelsText}|sum`, Math.max(0, value), true);
+      addIncrement(recorded, metricKey(name), `${labelsText}|${boundText(bound)}`, 1, false);
+      addIncrement(recorded, metricKey(name), `${labelsText}|sum`, Math.max(0, value), true);
     },
     async flush({ config, logger }) {
-      if (pending.size === 0) return;
-      const batch = pending;
-      pending = new Map();
-      // The timeout is a timer of our own, cleared once Redis answers: the client's default, an
-      // `AbortSignal.timeout` per request, was seen to pile up in workerd when started after the
-      // answer (in waitUntil), until the isolate's quota of 10,000 timers refused new ones.
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
-      const tx = createRedis(config, () => controller.signal).multi();
-      for (const [key, fields] of batch) {
-        for (const [field, { value, float }] of fields) {
-          if (float) tx.hincrbyfloat(key, field, value);
-          else tx.hincrby(key, field, value);
-        }
+      if (recorded.size === 0) return;
+      const outbox = outboxFor(config);
+      for (const [key, fields] of recorded) {
+        for (const [field, { value, float }] of fields) addIncrement(outbox.pending, key, field, value, float);
       }
-      try {
-        await tx.exec();
-      } catch (err) {
-        logger.warn("metrics not recorded: Redis did not answer", { error: String(err) });
-      } finally {
-        clearTimeout(timer);
-      }
+      recorded = new Map();
+      if (outbox.scheduled) return;
+      outbox.scheduled = true;
+      const wait = outbox.lastSentAt + METRICS_FLUSH_INTERVAL_MS - Date.now();
+      // Even when due at once, yield first: flushes of the same tick then join this send.
+      await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : resolve(undefined)));
+      const batch = outbox.pending;
+      outbox.pending = new Map();
+      outbox.scheduled = false;
+      outbox.lastSentAt = Date.now();
+      await send(config, logger, batch);
     },
   };
 }

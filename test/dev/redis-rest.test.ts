@@ -183,6 +183,55 @@ describe("@upstash/redis commands", () => {
     await expect(redis.eval("#!lua flags=allow-key-locking\n\nerror('boom')", [], [])).rejects.toThrow(/:3:.*boom|boom.*:3/);
   });
 
+  it("answers plain JSON strings to the Workers' client (responseEncoding false), byte for byte", async () => {
+    // src/core/redis.ts: no automatic (de)serialization and no base64, as a cached body is stored and read.
+    const redis = client({ automaticDeserialization: false, responseEncoding: false, enableAutoPipelining: true });
+    const p = ns();
+    const body = `application/json\n${JSON.stringify({ name: 'Футболка "oversize" 👕', note: "a\\b\n\tc\u0001", days: Array.from({ length: 400 }, (_, i) => i) })}`;
+    await redis.set(`${p}v1:entry`, body, { ex: 60 });
+    await redis.set(`${p}version`, "1");
+    const lookup =
+      "local v = redis.call('GET', KEYS[1]) or '0'\nlocal key = ARGV[1] .. v .. ARGV[2]\nreturn { v, redis.call('GET', key), redis.call('PTTL', key) }";
+    const [version, value, pttl] = (await redis.eval(lookup, [`${p}version`], [`${p}v`, ":entry"])) as [string, string, number];
+    expect({ version, value }).toEqual({ version: "1", value: body });
+    expect(pttl).toBeGreaterThan(55_000);
+    expect(await redis.hincrbyfloat(`${p}h`, "sum", 0.25)).toBe("0.25");
+    expect(await redis.get(`${p}missing`)).toBeNull();
+  });
+
+  it("pipeline: a script learned by an earlier EVAL answers a later EVALSHA; a blocking command in it still runs", async () => {
+    const p = ns();
+    const script = "#!lua flags=allow-key-locking\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])";
+    const res = await post("/pipeline", [
+      ["EVAL", script, "1", `${p}n`, "5"],
+      ["EVALSHA", sha1(script), "1", `${p}n`, "2"],
+      ["SCRIPT", "LOAD", script],
+      ["EVALSHA", "f".repeat(40), "0"],
+      ["GET", `${p}n`],
+    ]);
+    expect(res.status).toBe(200);
+    const items = res.body as Array<{ result?: unknown; error?: string }>;
+    expect(items.slice(0, 3)).toEqual([{ result: 5 }, { result: 7 }, { result: sha1(script) }]);
+    expect(items[3]?.error).toMatch(/^NOSCRIPT/);
+    expect(items[4]).toEqual({ result: "7" });
+
+    await post("/", ["RPUSH", `${p}list`, "item"]);
+    const blocking = await post("/pipeline", [
+      ["SET", `${p}a`, "1"],
+      ["BLPOP", `${p}list`, "1"],
+      ["GET", `${p}a`],
+    ]);
+    expect(blocking.body).toEqual([{ result: "OK" }, { result: [`${p}list`, "item"] }, { result: "1" }]);
+  });
+
+  it("answers the client's paths with a trailing slash or a query string as without", async () => {
+    const p = ns();
+    expect((await post("/pipeline/", [["SET", `${p}a`, "x"]])).body).toEqual([{ result: "OK" }]);
+    const res = await fetch(`${rest.url}/pipeline?_token=${TOKEN}`, { method: "POST", body: JSON.stringify([["GET", `${p}a`]]) });
+    expect(await res.json()).toEqual([{ result: "x" }]);
+    expect((await post("/multi-exec/", [["GET", `${p}a`]])).body).toEqual([{ result: "x" }]);
+  });
+
   it("blocking commands do not stall other requests", async () => {
     const redis = client();
     const p = ns();

@@ -100,7 +100,10 @@ describe("GET /metrics across Workers", () => {
     const before = await scrape();
     expect((await workerFetch(buildRequest("/api/v1/sizes", { token: tenant.token }), env)).status).toBe(200);
     expect((await workerFetch(buildRequest("/api/v1/sizes", { token: tenant.token }), env)).status).toBe(429);
-    const after = await scrape(); // workerFetch waited for the flushes
+    // workerFetch waits for a send its request scheduled, not for one it joined (the outbox of
+    // src/core/metrics.ts): wait until every send has landed.
+    await settle();
+    const after = await scrape();
     const policy = { policy: "dashboard-read" };
     expect(sampleSum(after, "rate_limit_rejections_total", policy) - sampleSum(before, "rate_limit_rejections_total", policy)).toBe(1);
   });
@@ -192,9 +195,10 @@ describe("database requests", () => {
   it("records every request's duration by name", async () => {
     const tenant = await createTenant({ role: "analyst" });
     const before = await scrape();
-    // Uncached (bumped), so the handler reads Postgres; workerFetch waits for the flush.
+    // Uncached (bumped), so the handler reads Postgres.
     await bumpCacheVersion(tenant.orgId);
     expect((await workerFetch(buildRequest("/api/v1/stocks", { token: tenant.token }))).status).toBe(200);
+    await settle(); // the metrics send that carries the read (see "counts rate-limit rejections")
     const after = await scrape();
     const byName = (e: Exposition) =>
       new Map(e.samples.filter((s) => s.name === "database_query_duration_seconds_count").map((s) => [s.labels.query ?? "", s.value]));
