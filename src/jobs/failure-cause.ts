@@ -14,6 +14,7 @@
  * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
 
+import { DrizzleQueryError } from "drizzle-orm";
 import { causeChain, postgresError } from "../core/db/errors";
 import { WbApiError, WbAuthError, WbRateLimitError, WbUnavailableError } from "../integrations/wildberries/client";
 
@@ -138,7 +139,8 @@ export function describeWbError(err: WbApiError): string {
 /**
  * The cause of `err` in one line (see the module comment), at most {@link MAX_CAUSE_CHARS}. The
  * first {@link JobFailure}, WB error or database error in the cause chain decides; otherwise the
- * innermost error's name and message (skipping drizzle's query wrapper, whose message is the SQL).
+ * innermost error's name and message (skipping drizzle's query wrapper, whose message is the SQL and
+ * its parameters; it sets no `name` of its own, hence `instanceof`).
  */
 export function describeCause(err: unknown): string {
   const chain = causeChain(err);
@@ -149,7 +151,7 @@ export function describeCause(err: unknown): string {
     (wb ? describeWbError(wb) : undefined) ??
     describeDatabaseError(err) ??
     (() => {
-      const last = [...chain].reverse().find((e) => !(e instanceof Error && e.name === "DrizzleQueryError")) ?? err;
+      const last = [...chain].reverse().find((e) => !(e instanceof DrizzleQueryError)) ?? err;
       return last instanceof Error ? `${last.name}: ${last.message}` : `error: ${String(last)}`;
     })();
   return text.slice(0, MAX_CAUSE_CHARS);

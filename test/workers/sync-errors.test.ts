@@ -5,7 +5,7 @@
  * response), and `GET /api/v1/sync/status` shows it. Faults come from the WB double: a revoked
  * token, an injected 500, a row whose value a column cannot hold.
  */
-import { eq, sql } from "drizzle-orm";
+import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { jobs } from "../../src/core/db/schema";
 import { WbAuthError, WbResponseError, WbUnavailableError } from "../../src/integrations/wildberries/client";
@@ -171,5 +171,10 @@ describe("describeCause", () => {
     );
     expect(describeCause(new WbResponseError("x", 404, { request }))).toBe("WB answered unexpectedly (404) [GET /api/v1/supplier/sales]");
     expect(describeCause(new TypeError("boom"))).toBe("TypeError: boom");
+  });
+
+  it("never quotes drizzle's query wrapper: its message is the SQL and the parameters", () => {
+    const wrapper = new DrizzleQueryError("select * from wb_tokens where token = $1", ["secret-token"]);
+    expect(describeCause(new Error("reading the token", { cause: wrapper }))).toBe("Error: reading the token");
   });
 });
