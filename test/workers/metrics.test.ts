@@ -8,8 +8,9 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { requestName, statementName } from "../../src/core/db/client";
+import { createDatabase, EXPLAIN_MAX_BODY_CHARS, queryTexts, requestName, statementName } from "../../src/core/db/client";
 import { apiKeys, deadLetters, wbConnections } from "../../src/core/db/schema";
+import { createLogger } from "../../src/core/logger";
 import { recordedMetrics, scrapedGauges } from "../../src/core/metrics";
 import { bumpCacheVersion, roundTrips, settle } from "./dashboard-support";
 import {
@@ -17,6 +18,7 @@ import {
   api,
   buildRequest,
   captureLogs,
+  config,
   createTenant,
   db,
   problem,
@@ -192,6 +194,22 @@ describe("database requests", () => {
     expect(requestName(['select * from "stocks"', 'select * from "warehouses"'], true)).toBe("batch[2] select stocks");
   });
 
+  it("reads a request body's SQL texts without parsing it: keys inside parameters never count", () => {
+    const rows = JSON.stringify(Array.from({ length: 3 }, (_, i) => ({ query: `select ${i}`, note: 'a "quoted" \\ value' })));
+    const body = JSON.stringify({
+      queries: [
+        { query: 'select 1 from "jobs"\nwhere "id" = $1', params: [rows] },
+        { query: 'insert into "orders" select * from json_to_recordset($1::json)', params: [rows] },
+      ],
+    });
+    expect(queryTexts(body)).toEqual({
+      texts: ['select 1 from "jobs" where "id" = $1', 'insert into "orders" select * from json_to_recordset($1::json)'],
+      batch: true,
+    });
+    expect(queryTexts(JSON.stringify({ query: "x".repeat(5_000), params: [] })).texts[0]).toHaveLength(4_000);
+    expect(queryTexts(undefined)).toEqual({ texts: [], batch: false });
+  });
+
   it("records every request's duration by name", async () => {
     const tenant = await createTenant({ role: "analyst" });
     const before = await scrape();
@@ -258,6 +276,24 @@ describe("database requests", () => {
     const insert = write.lines.find((l) => l.msg === "slow query" && String(l.query).includes("insert api_keys"));
     expect(insert?.plan).toContain("not explained");
     expect(await db().select().from(apiKeys).where(eq(apiKeys.name, name)), "the insert ran once").toHaveLength(1);
+  });
+
+  it("in development, does not parse a bulk request again to explain it (a sync batch of megabytes)", async () => {
+    const observer = {
+      metrics: { observe: () => {} },
+      logger: createLogger({ test: "explain" }, "debug"),
+      config: { SLOW_QUERY_MS: 0, ENVIRONMENT: "development" as const },
+    };
+    const observed = createDatabase(config(), observer);
+    const big = "x".repeat(EXPLAIN_MAX_BODY_CHARS);
+    const { lines } = await captureLogs(async () => {
+      await observed.execute(sql`select length(${big}::text) as n`);
+      await observed.execute(sql`select length(${"small"}::text) as n`);
+    });
+    const plans = lines.filter((l) => l.msg === "slow query").map((l) => String(l.plan));
+    expect(plans).toHaveLength(2);
+    expect(plans[0]).toMatch(/^\(not explained: a bulk request of 1,000 kB\)$/);
+    expect(plans[1]).toMatch(/Execution Time/);
   });
 });
 
