@@ -57,6 +57,23 @@ describe("WB statistics client", () => {
     expect(later.map((o) => o.srid)).toEqual([orders.at(-1)?.srid]);
   });
 
+  it("streams a page in slices of at most sliceRows, every row once and in order, whatever the parse pieces", async () => {
+    const wb = client(await registerWbToken({ orders: 3_000, products: 20, days: 30, seed: 302 }));
+    const whole = await wb.orders("2019-06-20T00:00:00");
+    expect(whole.length).toBeGreaterThan(2_500); // more than two of the client's 1,000-row parse pieces
+    for (const sliceRows of [1, 999, 1_000, 2_500, 100_000]) {
+      const slices: number[] = [];
+      const srids: string[] = [];
+      for await (const slice of wb.pageSlices("orders", "2019-06-20T00:00:00", sliceRows)) {
+        slices.push(slice.length);
+        for (const row of slice) srids.push(row.srid);
+      }
+      expect(srids, `sliceRows ${sliceRows}`).toEqual(whole.map((o) => o.srid));
+      expect(slices.slice(0, -1).every((n) => n === sliceRows)).toBe(true);
+      expect(slices.at(-1)).toBeLessThanOrEqual(sliceRows);
+    }
+  });
+
   it("maps WB errors: 401 → WbAuthError, 429 → WbRateLimitError(X-Ratelimit-Retry), 500 → WbUnavailableError, 400 → WbResponseError", async () => {
     await expect(client("not-a-token").orders("2026-01-01")).rejects.toBeInstanceOf(WbAuthError);
     const wb = client(await registerWbToken({ orders: 50, products: 3, days: 5, seed: 302 }));
