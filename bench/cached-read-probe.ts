@@ -23,85 +23,39 @@
  * `<file>` and keep the environment up until SIGINT/SIGTERM (for measuring by hand).
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { createServer } from "node:net";
 import { loadavg } from "node:os";
 import autocannon from "autocannon";
 import IORedis from "ioredis";
+import { freePort } from "../dev/free-port";
 import { startLocalEnvironment } from "../scripts/local-env";
+import { clockTicksPerSecond, descendants, type ProcStat, readStat, runQueueWaitMs } from "./proc";
+import { runSyncBench } from "./sync";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const rounds = Number(process.env.PROBE_ROUNDS ?? 3);
 const loader = process.env.PROBE_LOADER === "inproc" ? "inproc" : "child";
-/** Clock ticks per second of `/proc/<pid>/stat` (USER_HZ; 100 on Linux x86-64). */
-const TICKS_PER_SECOND = 100;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface ProcInfo {
-  pid: number;
-  ppid: number;
-  comm: string;
-  /** utime + stime of every thread, ms. */
-  cpuMs: number;
-  /** Time its threads waited on a run queue for a CPU, ms (`/proc/<pid>/task/<tid>/schedstat`). */
-  waitMs: number;
-}
-
-/** One `/proc/<pid>/stat` (and its threads' schedstat), or undefined when the process is gone. */
-function readProc(pid: number): ProcInfo | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const fields = stat.slice(close + 2).split(" ");
-    // fields[0] = state (field 3); utime = field 14, stime = field 15.
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    let waitNs = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        waitNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
-      } catch {
-        // the thread ended
-      }
-    }
-    return { pid, ppid: Number(fields[1]), comm, cpuMs: (ticks * 1000) / TICKS_PER_SECOND, waitMs: waitNs / 1e6 };
-  } catch {
-    return undefined;
-  }
+/** CPU ms and run-queue wait ms of one process (`bench/proc.ts`), or undefined when it is gone. */
+function cpuAndWait(stat: ProcStat | undefined): { cpuMs: number; waitMs: number } | undefined {
+  if (!stat) return undefined;
+  return { cpuMs: (stat.cpuTicks * 1000) / clockTicksPerSecond(), waitMs: runQueueWaitMs(stat.pid) };
 }
 
 /** CPU ms (and run-queue wait ms, as `<role>Wait`) of this process's descendants (and itself), by role. */
 function cpuByRole(): Record<string, number> {
-  const all = readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .map((d) => readProc(Number(d)))
-    .filter((p): p is ProcInfo => p !== undefined);
-  const children = new Map<number, ProcInfo[]>();
-  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
   const roles: Record<string, number> = { workerd: 0, node: 0, redis: 0, loader: 0, wrangler: 0 };
-  const add = (role: string, p: ProcInfo) => {
+  const add = (role: string, stat: ProcStat | undefined) => {
+    const p = cpuAndWait(stat);
+    if (!p) return;
     roles[role] = (roles[role] ?? 0) + p.cpuMs;
     roles[`${role}Wait`] = (roles[`${role}Wait`] ?? 0) + p.waitMs;
   };
-  const self = readProc(process.pid);
-  if (self) add("node", self);
-  const walk = (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      add(child.comm === "workerd" ? "workerd" : child.comm === "redis-server" ? "redis" : "wrangler", child);
-      walk(child.pid);
-    }
-  };
-  walk(process.pid);
+  add("node", readStat(process.pid));
+  for (const child of descendants(process.pid)) {
+    add(child.comm === "workerd" ? "workerd" : child.comm === "redis-server" ? "redis" : "wrangler", child);
+  }
   return roles;
 }
 
@@ -145,7 +99,7 @@ async function load(url: string, headers: Record<string, string>): Promise<{ res
   // cost this process CPU worth measuring).
   let loaderCpu = { cpuMs: 0, waitMs: 0 };
   const sampler = setInterval(() => {
-    const now = child.pid ? readProc(child.pid) : undefined;
+    const now = child.pid ? cpuAndWait(readStat(child.pid)) : undefined;
     if (now) loaderCpu = now;
   }, 250);
   await new Promise((resolve) => child.on("exit", resolve));
@@ -200,19 +154,7 @@ async function main() {
   try {
     const token = await env.login();
     const auth = { Authorization: `Bearer ${token}` };
-    if (process.env.PROBE_SYNC !== "0") {
-      const enqueue = await fetch(`${env.workerUrl}/api/v1/sync/wildberries`, { method: "POST", headers: auth });
-      const { jobId } = (await enqueue.json()) as { jobId: string };
-      for (;;) {
-        const status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as {
-          jobs: { id: string; status: string }[];
-        };
-        const job = status.jobs.find((j) => j.id === jobId);
-        if (job?.status === "succeeded") break;
-        if (job?.status === "dead") throw new Error("sync job died");
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    if (process.env.PROBE_SYNC !== "0") await runSyncBench(env, token);
     const dashboard = `${env.workerUrl}/api/v1/analytics/sales?period=30d`;
     await (await fetch(dashboard, { headers: auth })).arrayBuffer();
     const check = await fetch(dashboard, { headers: auth });

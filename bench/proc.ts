@@ -91,6 +91,29 @@ export function cpuMs(pids: readonly number[]): number {
   return (ticks * 1000) / clockTicksPerSecond();
 }
 
+/**
+ * Time the threads of `pid` have waited on a run queue for a CPU (field 2 of each
+ * `/proc/<pid>/task/<tid>/schedstat`, ns), ms; 0 when the process is gone.
+ * @see https://docs.kernel.org/scheduler/sched-stats.html
+ */
+export function runQueueWaitMs(pid: number): number {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  let waitNs = 0;
+  for (const tid of tids) {
+    try {
+      waitNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return waitNs / 1e6;
+}
+
 /** Resident memory of `pids` (Σ `VmRSS`), MB (2^20 bytes); processes that are gone count 0. */
 export function rssMB(pids: readonly number[]): number {
   let kB = 0;

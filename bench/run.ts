@@ -36,8 +36,8 @@
  * hand, with the machine they were taken on.
  */
 
-import { createServer } from "node:net";
 import autocannon from "autocannon";
+import { freePort } from "../dev/free-port";
 import { freshDatabase } from "../dev/fresh-database";
 import { DEMO_WB_TOKEN, startLocalEnvironment } from "../scripts/local-env";
 import { runAssistantStatsBench } from "./assistant-stats";
@@ -56,15 +56,6 @@ const unknownParts = [...parts].filter((p) => !(PARTS as readonly string[]).incl
 if (unknownParts.length > 0) throw new Error(`BENCH_PARTS: unknown ${unknownParts.join(", ")}; known: ${PARTS.join(", ")}`);
 const pageRows = process.env.BENCH_WB_PAGE_ROWS ? Number(process.env.BENCH_WB_PAGE_ROWS) : undefined;
 const uncachedRequests = Number(process.env.BENCH_DASHBOARD_REQUESTS ?? 30);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function load(url: string, headers: Record<string, string>) {
   const result = await autocannon({ url, headers, connections, duration: seconds });

@@ -6,9 +6,9 @@
  * provides the Worker env to the tests.
  */
 
-import { createServer } from "node:net";
 import type { TestProject } from "vitest/node";
 import { unstable_dev } from "wrangler";
+import { freePort } from "../../dev/free-port";
 import { freshDatabase } from "../../dev/fresh-database";
 import { startLocalStack } from "../../dev/stack";
 import { applyMigrations } from "../../scripts/migrate";
@@ -17,17 +17,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     stackEnv: Record<string, string>;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
 }
 
 export default async function setup(project: TestProject) {

@@ -8,9 +8,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { demoDays } from "../../scripts/render-chart";
+import { negotiateLanguage } from "../../src/core/language";
 import { X_LABEL_GAP } from "../../src/routes/dashboard/chart";
 import { renderDailyTrendsChart } from "../../src/routes/dashboard/chart-daily-trends";
-import { type ChartLanguage, chartLanguages, chartLocales, negotiateLanguage } from "../../src/routes/dashboard/chart-locale";
+import { type ChartLanguage, chartLanguages, chartLocales } from "../../src/routes/dashboard/chart-locale";
 import { fitText, textWidth } from "../../src/routes/dashboard/chart-text";
 import { addDays, periodDays, periods } from "../../src/routes/dashboard/period";
 

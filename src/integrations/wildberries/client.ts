@@ -247,9 +247,6 @@ export interface WbStatisticsClient {
 
 /** The statistics feeds the sync reads. */
 export const wbFeeds = ["orders", "sales", "stocks"] as const;
-
-/** Rows decoded and parsed at a time within a streamed page (see `pageSlices`). */
-const PARSE_ROWS = 1_000;
 /** One of {@link wbFeeds}. */
 export type WbFeed = (typeof wbFeeds)[number];
 /** A validated row of each feed. */
@@ -260,6 +257,13 @@ const feedPaths: Record<WbFeed, WbStatisticsPath> = {
   sales: "/api/v1/supplier/sales",
   stocks: "/api/v1/supplier/stocks",
 };
+
+/**
+ * Rows decoded and parsed at a time within a streamed page (see `pageSlices`): workerd decodes
+ * multi-MB UTF-8 with Cyrillic into one string slower per byte the longer it is.
+ */
+const PARSE_ROWS = 1_000;
+
 const feedRows: { [F in WbFeed]: z.ZodType<WbFeedRow[F][]> } = {
   orders: z.array(orderRow),
   sales: z.array(saleRow),
@@ -307,8 +311,7 @@ export function createWbStatisticsClient(options: WbStatisticsClientOptions): Wb
     const res = await send(path, { dateFrom, flag: "0" });
     const schema = feedRows[feed];
     let seen = 0;
-    // Parsed in pieces of at most PARSE_ROWS and handed out `sliceRows` at a time: in workerd,
-    // decoding multi-MB UTF-8 with Cyrillic into one string is slower per byte the longer it is.
+    // Parsed in pieces of at most PARSE_ROWS, handed out `sliceRows` at a time.
     const slices = readJsonArraySlices(res.body, Math.min(sliceRows, PARSE_ROWS));
     const pending: WbFeedRow[F][] = [];
     for (;;) {

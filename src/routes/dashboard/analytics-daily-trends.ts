@@ -9,11 +9,12 @@
  * parameter), 401, 403.
  */
 import { z } from "@hono/zod-openapi";
+import { negotiateLanguage } from "../../core/language";
 import { defineOperation } from "../../core/route";
 import { moscowDay } from "../../core/time";
 import { svgDataUri } from "./chart";
 import { renderDailyTrendsChart } from "./chart-daily-trends";
-import { chartLanguages, negotiateLanguage } from "./chart-locale";
+import { chartLanguages } from "./chart-locale";
 import { cacheTtl, dashboardReaders, group } from "./group";
 import { periodRange } from "./period";
 import { dailyFigures, fillDays, pickTopProducts, topProducts, toTopProduct } from "./rollup";

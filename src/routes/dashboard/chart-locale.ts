@@ -1,15 +1,12 @@
-import { negotiateLanguage } from "../../core/language";
-
 /**
- * The languages of the dashboard charts (English and Russian) and how a request picks one from
- * `Accept-Language`; dates and numbers as each language writes them. Written out by hand rather
- * than through `Intl`, so a chart is the same bytes on every runtime and ICU version.
+ * The languages of the dashboard charts (English and Russian), picked from `Accept-Language` by
+ * `negotiateLanguage` (`src/core/language.ts`); dates and numbers as each language writes them.
+ * Written out by hand rather than through `Intl`, so a chart is the same bytes on every runtime
+ * and ICU version.
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-12.5.4 (Accept-Language)
  */
 
 /** Languages a chart can be drawn in; the first is the default. */
-export { negotiateLanguage };
-
 export const chartLanguages = ["en", "ru"] as const;
 /** One of {@link chartLanguages}. */
 export type ChartLanguage = (typeof chartLanguages)[number];
