@@ -3,7 +3,7 @@
  * given, so the per-IP limits (`login`, `auth`) of one test never touch another's.
  */
 import { toBase64Url } from "../../src/core/crypto";
-import { adapterStats, api, buildRequest, testEnv, workerFetch } from "./helpers";
+import { api, buildRequest, testEnv, workerFetch } from "./helpers";
 
 let ipCounter = 0;
 /** A client IP no other test uses (10/8, random middle octets and a counter). */
@@ -104,19 +104,6 @@ export function median(values: number[]): number {
 export async function awaitRoomInMinute(seconds = 15): Promise<void> {
   const left = 60_000 - (Date.now() % 60_000);
   if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
-}
-
-/** Waits until the Neon adapter has seen no request for `quietMs` (background `waitUntil` writes of earlier requests). */
-export async function neonSettled(quietMs = 150, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = -1;
-  for (;;) {
-    const now = (await adapterStats("neon")).requests;
-    if (now === last) return;
-    if (Date.now() > deadline) throw new Error("Neon did not settle");
-    last = now;
-    await new Promise((r) => setTimeout(r, quietMs));
-  }
 }
 
 /** A random, well-formed API key that was never issued. */

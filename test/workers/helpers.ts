@@ -171,6 +171,18 @@ export async function adapterStats(
   return res.json();
 }
 
+/**
+ * Neon requests made by the Worker calls in `run`, which must pass on the env overrides it is given:
+ * a connection string with a user name of its own, which the Neon adapter counts apart (`byUser`),
+ * so job deliveries, retries and other background work of earlier tests never fall into the count.
+ */
+export async function neonRequestsDuring(run: (env: Record<string, string>) => Promise<unknown>): Promise<number> {
+  const url = new URL(config().DATABASE_URL);
+  url.username = `probe_${crypto.randomUUID().replaceAll("-", "")}`;
+  await run({ DATABASE_URL: url.toString() });
+  return (await adapterStats("neon")).byUser?.[url.username] ?? 0;
+}
+
 /** Resets an adapter's request counters. */
 export async function resetAdapterStats(which: "neon" | "redis" | "wb" | "qstash"): Promise<void> {
   await fetch(`${adapterUrl(which)}/__stats/reset`, { method: "POST" });

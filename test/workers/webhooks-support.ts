@@ -8,7 +8,7 @@ import { eq, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { encryptSecret } from "../../src/core/crypto";
 import { type CrmProvider, crmEvents, crmIntegrations, jobs } from "../../src/core/db/schema";
-import { adapterStats, buildRequest, config, createTenant, db, testClientIp, workerFetch } from "./helpers";
+import { buildRequest, config, createTenant, db, testClientIp, workerFetch } from "./helpers";
 
 /** A seeded integration and its secrets in clear. */
 export interface SeededIntegration {
@@ -120,15 +120,3 @@ export const eventsOf = (integrationId: string) => db().select().from(crmEvents)
 
 /** The `crm-event` jobs of `orgId`. */
 export const crmJobsOf = (orgId: string) => db().select().from(jobs).where(sql`${jobs.orgId} = ${orgId} and ${jobs.kind} = 'crm-event'`);
-
-/**
- * Neon requests made by the Worker calls in `run`, which must pass on the env overrides it is given:
- * a connection string with a user name of its own, which the Neon adapter counts apart (`byUser`),
- * so job deliveries, retries and other background work of earlier tests never fall into the count.
- */
-export async function neonRequestsDuring(run: (env: Record<string, string>) => Promise<unknown>): Promise<number> {
-  const url = new URL(config().DATABASE_URL);
-  url.username = `probe_${crypto.randomUUID().replaceAll("-", "")}`;
-  await run({ DATABASE_URL: url.toString() });
-  return (await adapterStats("neon")).byUser?.[url.username] ?? 0;
-}

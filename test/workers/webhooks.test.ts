@@ -15,7 +15,7 @@ import type { Env } from "../../src/core/env";
 import { createRedis } from "../../src/core/redis";
 import { integrationCacheKey } from "../../src/crm/integrations";
 import jobsWorker from "../../src/routes/jobs/worker";
-import { captureLogs, config, db, problem, testClientIp, testEnv } from "./helpers";
+import { captureLogs, config, db, neonRequestsDuring, problem, testClientIp, testEnv } from "./helpers";
 import { publicJobUrl, qstashEvents } from "./sync-support";
 import {
   chatsSignature,
@@ -23,7 +23,6 @@ import {
   deliver,
   deliverStandard,
   eventsOf,
-  neonRequestsDuring,
   newPathSecret,
   newWhsec,
   seedIntegration,
