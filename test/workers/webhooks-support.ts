@@ -2,7 +2,7 @@
  * Support of the webhook ingest tests: CRM integrations inserted straight into the local stack's
  * database (secrets encrypted like the integrations API stores them), deliveries signed the way
  * each sender signs (the npm `standardwebhooks` reference library; Web Crypto's HMAC-SHA1 for Kommo
- * Chats), and a wait for the database adapter to go quiet before counting its requests.
+ * Chats). Request counts go through `neonRequestsDuring` (`helpers.ts`).
  */
 import { eq, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
