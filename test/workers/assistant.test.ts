@@ -24,7 +24,7 @@ import {
   waitForUpdateJob,
   webhookOf,
 } from "./assistant-support";
-import { addMember, api, buildRequest, createTenant, db, problem, testEnv, workerFetch } from "./helpers";
+import { addMember, api, awaitRoomInMinute, buildRequest, createTenant, db, problem, testEnv, workerFetch } from "./helpers";
 import { sampleSum, scrape } from "./metrics-support";
 import { cacheVersion, publicJobUrl, signQStash } from "./sync-support";
 
@@ -273,6 +273,7 @@ describe("a message to the assistant bot", () => {
     const setup = await setupAssistant();
     const user = telegramUser();
     const tag = marker();
+    await awaitRoomInMinute(); // the 11 messages in one minute of the sliding window
     const updates = [];
     for (let i = 0; i < 11; i++) updates.push(await sendUpdate(setup, user, `message ${i} ${tag}`));
     for (const u of updates) await waitForUpdateJob(setup.botId, u.update_id);

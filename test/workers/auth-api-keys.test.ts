@@ -11,8 +11,8 @@ import { apiKeyCacheKey, readCachedApiKey } from "../../src/core/auth/api-keys";
 import { sha256Hex } from "../../src/core/crypto";
 import { apiKeys, memberships, orgs, users } from "../../src/core/db/schema";
 import { createRedis } from "../../src/core/redis";
-import { apiWithEnv, authApi, awaitRoomInMinute, freshIp, randomApiKey } from "./auth-support";
-import { addMember, config, createTenant, db, neonRequestsDuring, problem, type Tenant } from "./helpers";
+import { apiWithEnv, authApi, freshIp, randomApiKey } from "./auth-support";
+import { addMember, awaitRoomInMinute, config, createTenant, db, neonRequestsDuring, problem, type Tenant } from "./helpers";
 
 const KEYS = "/api/v1/auth/api-keys";
 

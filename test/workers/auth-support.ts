@@ -97,14 +97,5 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/**
- * Waits until at least `seconds` remain in the current wall-clock minute, so a burst of
- * requests counted per minute (failed authentications per IP) stays in one window.
- */
-export async function awaitRoomInMinute(seconds = 15): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
-}
-
 /** A random, well-formed API key that was never issued. */
 export const randomApiKey = () => `se_live_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;

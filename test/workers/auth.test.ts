@@ -11,7 +11,6 @@ import {
   adminToken,
   apiWithEnv,
   authApi,
-  awaitRoomInMinute,
   freshEmail,
   freshIp,
   goodPassword,
@@ -23,7 +22,7 @@ import {
   sendUntilLimited,
   type Tokens,
 } from "./auth-support";
-import { config, createTenant, db, problem } from "./helpers";
+import { awaitRoomInMinute, config, createTenant, db, problem } from "./helpers";
 
 const REGISTER = "/api/v1/auth/register";
 

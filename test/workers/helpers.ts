@@ -183,6 +183,17 @@ export async function neonRequestsDuring(run: (env: Record<string, string>) => P
   return (await adapterStats("neon")).byUser?.[url.username] ?? 0;
 }
 
+/**
+ * Waits until at least `seconds` remain in the current wall-clock minute, so a burst of
+ * requests counted per minute stays in one window: the failed authentications per IP, and the
+ * per-minute limits of `@upstash/ratelimit`, whose sliding window weighs the previous minute's
+ * count down (rounded down) and so lets a burst across a minute boundary pass one over the limit.
+ */
+export async function awaitRoomInMinute(seconds = 15): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
+}
+
 /** Resets an adapter's request counters. */
 export async function resetAdapterStats(which: "neon" | "redis" | "wb" | "qstash"): Promise<void> {
   await fetch(`${adapterUrl(which)}/__stats/reset`, { method: "POST" });
