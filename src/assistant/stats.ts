@@ -104,7 +104,8 @@ export async function readAssistantStats(db: Database, orgId: string, period: St
           (count(distinct user_id) filter (where role = 'user'))::int as active_users,
           count(distinct dialog_id)::int as dialogs,
           count(*)::int as messages,
-          round(percentile_cont(0.5) within group (order by latency_ms) filter (where role = 'assistant'))::int as median_latency,
+          -- numeric: round() of a float8 rounds halves to even (4672.5 → 4672); of a numeric, up.
+          round((percentile_cont(0.5) within group (order by latency_ms) filter (where role = 'assistant'))::numeric)::int as median_latency,
           (count(*) filter (where role = 'assistant' and fallback_used))::float8
             / nullif(count(*) filter (where role = 'assistant'), 0) as fallback_share
         from m

@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assistantDataSet, assistantDataSize } from "../../bench/assistant-data";
 import { bumpCacheVersion, roundTrips, settle } from "./dashboard-support";
-import { addMember, api, createTenant, db, problem, type Tenant } from "./helpers";
+import { addMember, api, awaitRoomInMinute, createTenant, db, problem, type Tenant } from "./helpers";
 import { seedApiKey } from "./security-support";
 import { cacheVersion } from "./sync-support";
 
@@ -160,6 +160,23 @@ describe("GET /api/v1/assistant/stats on 200,000 messages", () => {
     await expectMatchesIndependentSql(stats, period);
   });
 
+  it("rounds a median that falls between two latencies half up (4,672.5 ms → 4,673), as its docs say", async () => {
+    const org = await createTenant();
+    const token = await addMember(org.orgId, "analyst");
+    const [botId, userId, dialogId] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const telegramId = 7_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+    await db().execute(sql`insert into telegram_bots (id, org_id, purpose, telegram_id, username, token_ciphertext, webhook_secret_hash)
+      values (${botId}, ${org.orgId}, 'assistant', ${telegramId}, 'median_bot', 'x', 'x')`);
+    await db().execute(sql`insert into assistant_users (id, org_id, bot_id, telegram_user_id, chat_id)
+      values (${userId}, ${org.orgId}, ${botId}, ${telegramId}, ${telegramId})`);
+    await db().execute(sql`insert into assistant_dialogs (id, org_id, user_id) values (${dialogId}, ${org.orgId}, ${userId})`);
+    await db().execute(sql`insert into assistant_messages (org_id, dialog_id, user_id, role, content, content_length, latency_ms)
+      values (${org.orgId}, ${dialogId}, ${userId}, 'assistant', 'a', 1, 4672), (${org.orgId}, ${dialogId}, ${userId}, 'assistant', 'b', 1, 4673)`);
+    const res = await api("/api/v1/assistant/stats?period=day", { token });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Stats).summary.medianReplyLatencyMs).toBe(4673);
+  });
+
   it("covers the data set: ≥5,000 users and 200,000 messages over 90 days", async () => {
     const [row] = await rows<{ users: number; messages: number; days: number }>(sql`
       select (select count(*) from assistant_users where org_id = ${tenant.orgId})::int as users,
@@ -236,6 +253,7 @@ describe("GET /api/v1/assistant/stats: access and rate limit", () => {
   it("answers the 11th request in a minute with 429 (cached answers count too)", async () => {
     const token = await addMember(tenant.orgId, "analyst");
     const statuses: number[] = [];
+    await awaitRoomInMinute(); // the 11 requests in one minute of the sliding window
     for (let i = 0; i < 11; i++) statuses.push((await api("/api/v1/assistant/stats?period=day", { token })).status);
     expect(statuses).toEqual([...Array(10).fill(200), 429]);
     const limited = await api("/api/v1/assistant/stats?period=day", { token });
