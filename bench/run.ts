@@ -32,7 +32,8 @@
  * Database: with `DATABASE_URL` (a Postgres server) the bench creates a fresh database on it and
  * drops it at the end (`BENCH_KEEP_DB=1` keeps it, and prints its URL); else in-memory PGlite.
  * Load: `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (default 10).
- * Output: a JSON report, then one human line per figure. Figures go to docs/performance.md by
+ * Output: first the machine's speed (`bench/calibrate.ts`: fixed Node and Postgres workloads, so
+ * runs on different days compare), then a JSON report, then one human line per figure. Figures go to docs/performance.md by
  * hand, with the machine they were taken on.
  */
 
@@ -41,6 +42,7 @@ import { freePort } from "../dev/free-port";
 import { freshDatabase } from "../dev/fresh-database";
 import { DEMO_WB_TOKEN, startLocalEnvironment } from "../scripts/local-env";
 import { runAssistantStatsBench } from "./assistant-stats";
+import { calibrate, calibrationLine } from "./calibrate";
 import { dashboardLine, runDashboardBench } from "./dashboard";
 import { memoryLines, runMemoryBench } from "./memory";
 import { pagingLines, runPagingBench } from "./paging";
@@ -69,6 +71,9 @@ async function load(url: string, headers: Record<string, string>) {
 }
 
 async function main() {
+  // First, on a machine that runs nothing of the bench yet.
+  const calibration = await calibrate(process.env.DATABASE_URL);
+  console.log(calibrationLine(calibration));
   const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, "seller_edge_bench") : undefined;
   const env = await startLocalEnvironment({
     port: await freePort(),
@@ -94,6 +99,7 @@ async function main() {
     const dataset = env.stack.wb.dataset(DEMO_WB_TOKEN);
 
     const report: Record<string, unknown> = {
+      calibration,
       machine: `${process.platform} ${process.arch}, node ${process.version}, engine ${db ? "postgres" : "pglite"}, redis ${env.stack.redis.engine}`,
       dataSet: {
         name: env.wbDataset.name,
@@ -107,6 +113,7 @@ async function main() {
       },
     };
     const lines: string[] = [
+      calibrationLine(calibration),
       `data set                 ${env.wbDataset.name}: ${dataset?.orders.length.toLocaleString("en-US")} orders, ${dataset?.sales.length.toLocaleString("en-US")} sales, ${dataset?.stocks.length.toLocaleString("en-US")} stocks${env.wbDataset.generateSeconds === undefined ? "" : ` (generated in ${env.wbDataset.generateSeconds} s)`}; WB pages of ${(pageRows ?? 80_000).toLocaleString("en-US")} rows`,
     ];
     // Each part's lines are printed as soon as it ends too: a long run shows progress.

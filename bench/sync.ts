@@ -16,6 +16,7 @@
  *   set lives here: ~1.4 GB for `large`); and every `postgres` process on the machine (the server
  *   and its backends: run it on a quiet machine).
  */
+import { availableParallelism } from "node:os";
 import type { LocalEnvironment } from "../scripts/local-env";
 import { type IsolateHeapPeak, sampleIsolateHeap } from "./heap";
 import { round1 } from "./measure";
@@ -141,9 +142,26 @@ export async function runSyncBench(
   };
 }
 
+/**
+ * What the measured CPU allows: the CPU of every process of the sync per 1,000 rows (Worker, Node,
+ * Redis, Postgres), and the rows/s `cores` could sustain at that cost were every core busy all the
+ * time; the measured rows/s as a share of it tells how much of the machine the sync used (the
+ * rest: steps that wait on each other). A target above the ceiling needs less CPU, not more overlap.
+ */
+export function cpuCeiling(sync: SyncBench, cores: number): { cpuMsPer1000Rows: number; rowsPerSecond: number; used: number } {
+  const total = sync.worker.cpuMsPer1000Rows + sync.node.cpuMsPer1000Rows + sync.redis.cpuMsPer1000Rows + sync.postgres.cpuMsPer1000Rows;
+  const rowsPerSecond = total > 0 ? Math.round((cores * 1_000_000) / total) : 0;
+  return {
+    cpuMsPer1000Rows: round1(total),
+    rowsPerSecond,
+    used: rowsPerSecond > 0 ? Math.round((100 * sync.rowsPerSecond) / rowsPerSecond) : 0,
+  };
+}
+
 /** The human lines of {@link SyncBench}. */
-export function syncLines(sync: SyncBench): string[] {
+export function syncLines(sync: SyncBench, cores = availableParallelism()): string[] {
   const n = (x: number) => x.toLocaleString("en-US");
+  const ceiling = cpuCeiling(sync, cores);
   return [
     `sync                     ${n(sync.rows)} rows in ${sync.seconds} s = ${n(sync.rowsPerSecond)} rows/s`,
     `sync, Worker (workerd)   CPU ${n(sync.worker.cpuMs)} ms = ${sync.worker.cpuMsPer1000Rows} ms per 1,000 rows (${sync.worker.processes} processes); RSS ${n(sync.worker.rssBaselineMB)} MB before, peak ${n(sync.worker.rssPeakMB)} MB during`,
@@ -153,5 +171,6 @@ export function syncLines(sync: SyncBench): string[] {
     `sync, Node (adapters+WB) CPU ${n(sync.node.cpuMs)} ms = ${sync.node.cpuMsPer1000Rows} ms per 1,000 rows; RSS ${n(sync.node.rssBaselineMB)} MB before, peak ${n(sync.node.rssPeakMB)} MB during`,
     `sync, redis-server       CPU ${n(sync.redis.cpuMs)} ms = ${sync.redis.cpuMsPer1000Rows} ms per 1,000 rows (${sync.redis.processes} processes)`,
     `sync, Postgres           CPU ${n(sync.postgres.cpuMs)} ms = ${sync.postgres.cpuMsPer1000Rows} ms per 1,000 rows (${sync.postgres.processes} processes, the whole machine's)`,
+    `sync, all processes      CPU ${ceiling.cpuMsPer1000Rows} ms per 1,000 rows: ${cores} cores sustain at most ${n(ceiling.rowsPerSecond)} rows/s at that cost; the sync reached ${ceiling.used} % of it`,
   ];
 }
