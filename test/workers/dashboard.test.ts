@@ -4,9 +4,11 @@
  * here over the raw `orders`, `sales` and `stocks` tables — not the rollup the routes read.
  * The routes are called through the typed client (`src/client.ts`), as a dashboard calls them.
  */
-import { count, eq } from "drizzle-orm";
+import { count, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { beforeAll, describe, expect, it } from "vitest";
 import { productPeriodStats } from "../../src/core/db/schema";
+import { topProducts } from "../../src/routes/dashboard/rollup";
 import {
   bumpCacheVersion,
   dailyTotalsFromRaw,
@@ -122,6 +124,46 @@ describe("GET /api/v1/analytics/sales", () => {
       await db().insert(productPeriodStats).values(stored);
       await bumpCacheVersion(tenant.orgId);
     }
+  });
+});
+
+describe("the top products' query shapes (src/routes/dashboard/rollup.ts), by their plans", () => {
+  /** `EXPLAIN (FORMAT JSON)` of `query` in one transaction after the `set local` settings given. */
+  async function planOf(query: { toSQL(): { sql: string; params: unknown[] } }, settings: string[] = []) {
+    const { sql: text, params } = query.toSQL();
+    const database = db();
+    const statements = [
+      ...settings.map((setting) => database.execute(sql.raw(`set local ${setting}`))),
+      database.execute(sql`explain (format json) ${sql.raw(inlineParams(text, params))}`),
+    ] as unknown as [BatchItem<"pg">, ...BatchItem<"pg">[]];
+    const results = (await database.batch(statements)) as unknown[];
+    const rows = (results.at(-1) as { rows: { "QUERY PLAN": [{ Plan: PlanNode }] }[] }).rows;
+    return rows[0]?.["QUERY PLAN"][0].Plan as PlanNode;
+  }
+
+  it("reads the precomputed top in its index's order: the ten rows, no sort of the period's products", async () => {
+    const today = moscowDay();
+    const [pre] = topProducts(db(), tenant.orgId, "180d", { from: shiftDay(today, -179), to: today });
+    // Sorting is priced out, not forbidden: an ORDER BY the index cannot give still gets its Sort
+    // (what `desc`, nulls first, against the index's `desc nulls last` did).
+    const plan = await planOf(pre, ["enable_sort = off", "enable_seqscan = off", "enable_bitmapscan = off"]);
+    const limit = findNode(plan, (n) => n["Node Type"] === "Limit" && n.Plans?.[0]?.["Relation Name"] === "product_period_stats");
+    expect(limit?.Plans?.[0]?.["Node Type"]).toBe("Index Scan");
+    expect(limit?.Plans?.[0]?.["Index Name"]).toBe("product_period_stats_top_idx");
+  });
+
+  it("gates the live aggregate as a whole on the precomputed top being absent, above any parallel workers", async () => {
+    const today = moscowDay();
+    const [, live] = topProducts(db(), tenant.orgId, "180d", { from: shiftDay(today, -179), to: today });
+    // Parallel plans made cheap, as Postgres chooses them on a big seller's rollup.
+    const plan = await planOf(live, ["parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0"]);
+    const gate = findNode(plan, (n) => /NOT/.test(n["One-Time Filter"] ?? ""));
+    if (!gate) throw new Error(`no one-time filter in ${JSON.stringify(plan)}`);
+    // The whole aggregate, and whatever reads the rollup for it (a Gather and its workers or not),
+    // sits below the filter; a filter inside the aggregate's scan would start the workers first.
+    expect(findNode(gate, (n) => n["Node Type"] === "Aggregate")).toBeDefined();
+    expect(findNode(gate, (n) => n["Relation Name"] === "daily_product_stats")).toBeDefined();
+    expect(findNode(plan, (n) => n["Node Type"] === "Gather" && findNode(n, (m) => m === gate) !== undefined)).toBeUndefined();
   });
 });
 
@@ -470,3 +512,31 @@ describe("GET /api/v1/orders/{srid}", () => {
     }
   });
 });
+
+/** A node of `EXPLAIN (FORMAT JSON)`. */
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  "One-Time Filter"?: string;
+  Plans?: PlanNode[];
+}
+
+/** The first node of `plan` (depth first, the root included) that `match` accepts. */
+function findNode(plan: PlanNode, match: (node: PlanNode) => boolean): PlanNode | undefined {
+  if (match(plan)) return plan;
+  for (const child of plan.Plans ?? []) {
+    const found = findNode(child, match);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** `text` with `$n` replaced by `params[n-1]` as SQL literals: `EXPLAIN` of a statement with parameters needs their values. */
+function inlineParams(text: string, params: readonly unknown[]): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = params[Number(n) - 1];
+    if (typeof value === "number") return String(value);
+    return `'${String(value).replaceAll("'", "''")}'`;
+  });
+}
