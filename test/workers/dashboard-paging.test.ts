@@ -257,13 +257,21 @@ describe("keyset paging: every row once, in order", () => {
     const query = new URLSearchParams([...warehouses.map((w) => ["warehouses", w]), ...sizes.map((s) => ["sizes", s]), ["limit", "4"]]);
     const pages = await follow<StocksPage>(read, `/api/v1/stocks?${query}`);
     expect(pages.flatMap((p) => p.items.map(stockKey))).toEqual(expected);
-    expect(pages[0]?.total).toBe(expected.length);
+    // Every page tells the same total: the first counts its matches in the rows' pass, the cursor's pages apart.
+    expect(pages.map((p) => p.total)).toEqual(pages.map(() => expected.length));
     // A search: the first two characters of a supplier article.
     const q = pages[0]?.items[0]?.supplierArticle.slice(0, 2) ?? "";
     const searched = await stockKeysFromRaw(tenant.orgId, { q });
     expect(searched.length).toBeGreaterThan(6);
     const paged = await follow<StocksPage>(read, `/api/v1/stocks?q=${encodeURIComponent(q)}&limit=5`);
     expect(paged.flatMap((p) => p.items.map(stockKey))).toEqual(searched);
+    expect(paged.map((p) => p.total)).toEqual(paged.map(() => searched.length));
+    // Offset pages count apart too: one inside the matches, one past their end (no rows to count with).
+    for (const offset of [5, 9_999]) {
+      const page = await json<StocksPage>(await read(`/api/v1/stocks?q=${encodeURIComponent(q)}&limit=5&offset=${offset}`));
+      expect(page.items.map(stockKey), `offset ${offset}`).toEqual(searched.slice(offset, offset + 5));
+      expect(page.total, `offset ${offset}`).toBe(searched.length);
+    }
   });
 
   it("an offset page answers nextCursor too, which continues where it ends", async () => {
