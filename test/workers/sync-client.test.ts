@@ -15,7 +15,7 @@ import { toWbDateTime, wbTimeToEpochMs, wbTimeToTimestamptz, wbTimeToTimestamptz
 import { initialDateFrom } from "../../src/jobs/wb-sync";
 import { saleKind } from "../../src/jobs/wb-sync-writes";
 import { adapterUrl, registerWbToken } from "./helpers";
-import { clearWbFaults, injectWbFault } from "./sync-support";
+import { changeWbRow, clearWbFaults, injectWbFault } from "./sync-support";
 
 afterEach(clearWbFaults);
 
@@ -55,6 +55,45 @@ describe("WB statistics client", () => {
     expect(orders[0]).toMatchObject({ srid: expect.any(String), nmId: expect.any(Number), priceWithDisc: expect.any(Number) });
     const later = await wb.orders(changes.at(-1) as string);
     expect(later.map((o) => o.srid)).toEqual([orders.at(-1)?.srid]);
+  });
+
+  it('reads text fields WB sends as null as "", keeps the others as sent, and drops fields it does not know', async () => {
+    const token = await registerWbToken({ orders: 50, products: 3, days: 5, seed: 303 });
+    const nulls = {
+      gNumber: null,
+      regionName: null,
+      supplierArticle: null,
+      barcode: null,
+      techSize: null,
+      brand: null,
+      subject: null,
+      category: null,
+    };
+    const sent = await changeWbRow({ token, feed: "orders", index: 0, set: { ...nulls, fieldWbAddedLater: 1 } });
+    const [first, second] = await client(token).orders("2019-06-20T00:00:00");
+    expect(first?.srid).toBe(sent.srid);
+    expect(first).toMatchObject({
+      gNumber: "",
+      regionName: "",
+      supplierArticle: "",
+      barcode: "",
+      techSize: "",
+      brand: "",
+      subject: "",
+      category: "",
+    });
+    expect(first).toMatchObject({ nmId: sent.nmId, warehouseName: sent.warehouseName, priceWithDisc: sent.priceWithDisc, date: sent.date });
+    expect(first).not.toHaveProperty("fieldWbAddedLater");
+    // A row WB sent whole keeps its text.
+    expect(second?.brand).not.toBe("");
+    expect(second?.supplierArticle).not.toBe("");
+    // A field the sync needs is still required: null where a number belongs is a bad shape.
+    await changeWbRow({ token, feed: "orders", index: 1, set: { nmId: null } });
+    expect(
+      await client(token)
+        .orders("2019-06-20T00:00:00")
+        .catch((err: unknown) => err),
+    ).toBeInstanceOf(WbResponseError);
   });
 
   it("streams a page in slices of at most sliceRows, every row once and in order, whatever the parse pieces", async () => {
