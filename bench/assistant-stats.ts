@@ -10,7 +10,7 @@
 import autocannon from "autocannon";
 import type { LocalEnvironment } from "../scripts/local-env";
 import { assistantDataSet, assistantDataSize } from "./assistant-data";
-import { bumpCacheVersion, percentile, round1 as round } from "./measure";
+import { bumpCacheVersion, loadSummary, percentile, round1 as round } from "./measure";
 
 /** What the part reports. */
 export interface AssistantStatsBench {
@@ -59,12 +59,6 @@ export async function runAssistantStatsBench(
       p99ms: round(percentile(timings, 99)),
       meanMs: round(timings.reduce((a, b) => a + b, 0) / timings.length),
     },
-    cached: {
-      requestsPerSecond: Math.round(cached.requests.average),
-      p50ms: cached.latency.p50,
-      p99ms: cached.latency.p99,
-      non2xx: cached.non2xx,
-      errors: cached.errors,
-    },
+    cached: loadSummary(cached),
   };
 }

@@ -30,6 +30,7 @@ import autocannon from "autocannon";
 import IORedis from "ioredis";
 import { freePort } from "../dev/free-port";
 import { startLocalEnvironment } from "../scripts/local-env";
+import { benchEnvironment, type LoadSummary, loadSummary } from "./measure";
 import { clockTicksPerSecond, descendants, type ProcStat, readStat, runQueueWaitMs } from "./proc";
 import { runSyncBench } from "./sync";
 
@@ -59,32 +60,13 @@ function cpuByRole(): Record<string, number> {
   return roles;
 }
 
-interface LoadResult {
-  requestsPerSecond: number;
-  requests: number;
-  p50ms: number;
-  p99ms: number;
-  non2xx: number;
-  errors: number;
-}
-
 /** Runs autocannon, in this process or in a child; `during` is sampled right after it ends. */
-async function load(url: string, headers: Record<string, string>): Promise<{ result: LoadResult; cpu: Record<string, number> }> {
+async function load(url: string, headers: Record<string, string>): Promise<{ result: LoadSummary; cpu: Record<string, number> }> {
   if (loader === "inproc") {
     const before = cpuByRole();
     const r = await autocannon({ url, headers, connections, duration: seconds });
     const after = cpuByRole();
-    return {
-      result: {
-        requestsPerSecond: Math.round(r.requests.average),
-        requests: r.requests.total,
-        p50ms: r.latency.p50,
-        p99ms: r.latency.p99,
-        non2xx: r.non2xx,
-        errors: r.errors,
-      },
-      cpu: Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)])),
-    };
+    return { result: loadSummary(r), cpu: Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)])) };
   }
   const args = ["--json", "-c", String(connections), "-d", String(seconds)];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}=${v}`);
@@ -109,23 +91,7 @@ async function load(url: string, headers: Record<string, string>): Promise<{ res
   // The loader was not yet in the tree's CPU at the start: all it used is its own.
   cpu.loader = loaderCpu.cpuMs;
   cpu.loaderWait = loaderCpu.waitMs;
-  const r = JSON.parse(out) as {
-    requests: { average: number; total: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
-    errors: number;
-  };
-  return {
-    result: {
-      requestsPerSecond: Math.round(r.requests.average),
-      requests: r.requests.total,
-      p50ms: r.latency.p50,
-      p99ms: r.latency.p99,
-      non2xx: r.non2xx,
-      errors: r.errors,
-    },
-    cpu,
-  };
+  return { result: loadSummary(JSON.parse(out) as Parameters<typeof loadSummary>[0]), cpu };
 }
 
 /** `INFO commandstats` as command → calls. */
@@ -140,15 +106,8 @@ const perRequest = (n: number, requests: number) => Math.round((n / Math.max(1, 
 
 async function main() {
   const env = await startLocalEnvironment({
+    ...benchEnvironment,
     port: await freePort(),
-    vars: {
-      RATE_LIMIT_PER_MINUTE: "100000000",
-      RATE_LIMIT_OVERRIDES: JSON.stringify({ "assistant-stats": 100_000_000 }),
-      LOG_LEVEL: "error",
-    },
-    qstashRetryDelayFactor: 0.001,
-    wbRateLimit: { requests: 1000, perMs: 1000 },
-    wranglerLogLevel: "warn",
   });
   const redis = new IORedis(env.stack.redis.redisUrl);
   try {

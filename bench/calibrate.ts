@@ -25,14 +25,10 @@ export interface Calibration {
   postgresJsonMs?: number;
 }
 
-/** Fastest of `ROUNDS` runs of `work`, ms, to one decimal. */
-async function bestOf(work: () => unknown): Promise<number> {
+/** Fastest of {@link ROUNDS} runs of `timed`, which answers its own duration in ms; to one decimal. */
+async function bestOf(timed: () => number | Promise<number>): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < ROUNDS; i++) {
-    const started = performance.now();
-    await work();
-    best = Math.min(best, performance.now() - started);
-  }
+  for (let i = 0; i < ROUNDS; i++) best = Math.min(best, await timed());
   return Math.round(best * 10) / 10;
 }
 
@@ -54,7 +50,11 @@ function calibrationRows(count: number) {
 /** Node's time to serialize and parse {@link CALIBRATION_ROWS} WB-like rows (best of {@link ROUNDS}), ms. */
 export function nodeCalibration(): Promise<number> {
   const rows = calibrationRows(CALIBRATION_ROWS);
-  return bestOf(() => JSON.parse(JSON.stringify(rows)));
+  return bestOf(() => {
+    const started = performance.now();
+    JSON.parse(JSON.stringify(rows));
+    return performance.now() - started;
+  });
 }
 
 /**
@@ -68,8 +68,7 @@ export async function postgresCalibration(databaseUrl: string): Promise<number> 
   await client.connect();
   try {
     const json = JSON.stringify(calibrationRows(CALIBRATION_ROWS));
-    let best = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < ROUNDS; i++) {
+    return await bestOf(async () => {
       const { rows } = await client.query<{ ms: number }>(
         `select extract(epoch from clock_timestamp() - started) * 1000 as ms
          from (select clock_timestamp() as started) s,
@@ -79,9 +78,8 @@ export async function postgresCalibration(databaseUrl: string): Promise<number> 
                          "spp" numeric, "isCancel" boolean)) agg`,
         [json],
       );
-      best = Math.min(best, Number(rows[0]?.ms));
-    }
-    return Math.round(best * 10) / 10;
+      return Number(rows[0]?.ms);
+    });
   } finally {
     await client.end();
   }

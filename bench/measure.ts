@@ -4,7 +4,49 @@
  * adapter, as a successful sync does), so every answer is an `X-Cache: MISS` that costs its Neon
  * request (see `src/core/cache.ts`).
  */
-import type { LocalEnvironment } from "../scripts/local-env";
+import type { LocalEnvironment, LocalEnvironmentOptions } from "../scripts/local-env";
+
+/**
+ * What every bench run starts the local environment with: the API's rate limits and the WB double's
+ * lifted (a load is not to be refused), quiet logs, and QStash retries a thousand times sooner.
+ */
+export const benchEnvironment = {
+  vars: {
+    RATE_LIMIT_PER_MINUTE: "100000000",
+    RATE_LIMIT_OVERRIDES: JSON.stringify({ "assistant-stats": 100_000_000 }),
+    LOG_LEVEL: "error",
+  },
+  qstashRetryDelayFactor: 0.001,
+  wbRateLimit: { requests: 1000, perMs: 1000 },
+  wranglerLogLevel: "warn",
+} as const satisfies Partial<LocalEnvironmentOptions>;
+
+/** The figures of one autocannon load that the bench reports. */
+export interface LoadSummary {
+  requestsPerSecond: number;
+  requests: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** {@link LoadSummary} of an autocannon result (the library's, or the CLI's `--json` output). */
+export function loadSummary(result: {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+}): LoadSummary {
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    requests: result.requests.total,
+    p50ms: result.latency.p50,
+    p99ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
 
 /** The `p`-th percentile (nearest rank, 0 < p ≤ 100) of ascending `sorted`; 0 when empty. */
 export const percentile = (sorted: readonly number[], p: number): number =>

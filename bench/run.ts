@@ -44,6 +44,7 @@ import { DEMO_WB_TOKEN, startLocalEnvironment } from "../scripts/local-env";
 import { runAssistantStatsBench } from "./assistant-stats";
 import { calibrate, calibrationLine } from "./calibrate";
 import { dashboardLine, runDashboardBench } from "./dashboard";
+import { benchEnvironment, loadSummary } from "./measure";
 import { memoryLines, runMemoryBench } from "./memory";
 import { pagingLines, runPagingBench } from "./paging";
 import { runWebhookSoak } from "./soak";
@@ -60,14 +61,7 @@ const pageRows = process.env.BENCH_WB_PAGE_ROWS ? Number(process.env.BENCH_WB_PA
 const uncachedRequests = Number(process.env.BENCH_DASHBOARD_REQUESTS ?? 30);
 
 async function load(url: string, headers: Record<string, string>) {
-  const result = await autocannon({ url, headers, connections, duration: seconds });
-  return {
-    requestsPerSecond: Math.round(result.requests.average),
-    p50ms: result.latency.p50,
-    p99ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
+  return loadSummary(await autocannon({ url, headers, connections, duration: seconds }));
 }
 
 async function main() {
@@ -76,19 +70,12 @@ async function main() {
   console.log(calibrationLine(calibration));
   const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, "seller_edge_bench") : undefined;
   const env = await startLocalEnvironment({
+    ...benchEnvironment,
     port: await freePort(),
     inspectorPort: await freePort(),
-    vars: {
-      RATE_LIMIT_PER_MINUTE: "100000000",
-      RATE_LIMIT_OVERRIDES: JSON.stringify({ "assistant-stats": 100_000_000 }),
-      LOG_LEVEL: "error",
-    },
-    qstashRetryDelayFactor: 0.001,
-    wbRateLimit: { requests: 1000, perMs: 1000 },
     wbDataset: process.env.BENCH_DATASET ?? "demo",
     wbRowLimit: pageRows,
     databaseUrl: db?.url,
-    wranglerLogLevel: "warn",
   }).catch(async (err: unknown) => {
     await db?.drop();
     throw err;

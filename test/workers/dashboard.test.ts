@@ -4,7 +4,7 @@
  * here over the raw `orders`, `sales` and `stocks` tables — not the rollup the routes read.
  * The routes are called through the typed client (`src/client.ts`), as a dashboard calls them.
  */
-import { count, eq, sql } from "drizzle-orm";
+import { count, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { beforeAll, describe, expect, it } from "vitest";
 import { productPeriodStats } from "../../src/core/db/schema";
@@ -129,12 +129,12 @@ describe("GET /api/v1/analytics/sales", () => {
 
 describe("the top products' query shapes (src/routes/dashboard/rollup.ts), by their plans", () => {
   /** `EXPLAIN (FORMAT JSON)` of `query` in one transaction after the `set local` settings given. */
-  async function planOf(query: { toSQL(): { sql: string; params: unknown[] } }, settings: string[] = []) {
-    const { sql: text, params } = query.toSQL();
+  async function planOf(query: SQLWrapper, settings: string[] = []) {
     const database = db();
     const statements = [
       ...settings.map((setting) => database.execute(sql.raw(`set local ${setting}`))),
-      database.execute(sql`explain (format json) ${sql.raw(inlineParams(text, params))}`),
+      // The query's own SQL and bound parameters: EXPLAIN plans them as the route's statement.
+      database.execute(sql`explain (format json) ${query.getSQL()}`),
     ] as unknown as [BatchItem<"pg">, ...BatchItem<"pg">[]];
     const results = (await database.batch(statements)) as unknown[];
     const rows = (results.at(-1) as { rows: { "QUERY PLAN": [{ Plan: PlanNode }] }[] }).rows;
@@ -530,13 +530,4 @@ function findNode(plan: PlanNode, match: (node: PlanNode) => boolean): PlanNode 
     if (found) return found;
   }
   return undefined;
-}
-
-/** `text` with `$n` replaced by `params[n-1]` as SQL literals: `EXPLAIN` of a statement with parameters needs their values. */
-function inlineParams(text: string, params: readonly unknown[]): string {
-  return text.replace(/\$(\d+)/g, (_, n: string) => {
-    const value = params[Number(n) - 1];
-    if (typeof value === "number") return String(value);
-    return `'${String(value).replaceAll("'", "''")}'`;
-  });
 }

@@ -82,7 +82,8 @@ const wbTime = z.string().refine(isWbDateTime, "expected a WB time like 2026-11-
 /**
  * Text fields WB sometimes omits or sends as null: validated as such, then read as "" by
  * {@link withTextDefaults}. Not a zod `.transform`: in workerd zod runs without its JIT, and eight
- * transforms per row cost ~10 ms of Worker CPU per 1,000 rows, a fifth of a sync's.
+ * transforms per order row cost ~10 ms of CPU per 1,000 rows, ~12 % of the Worker's sync CPU
+ * (docs/performance.md).
  */
 const text = z.string().nullish();
 const money = z.number().finite();
