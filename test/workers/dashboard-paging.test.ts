@@ -11,7 +11,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { orders, stocks } from "../../src/core/db/schema";
 import { recomputeDailyStats, recomputeWarehouseStockStats } from "../../src/jobs/wb-sync-writes";
-import { json, roundTrips, SIZE_ORDER, settle } from "./dashboard-support";
+import { json, roundTrips, rows, SIZE_ORDER, settle } from "./dashboard-support";
 import { addMember, api, createTenant, db, problem, registerWbToken, syncTenant, type Tenant } from "./helpers";
 
 type OrdersPage = { items: { srid: string; date: string }[]; total: number; offset: number; nextCursor: string | null };
@@ -20,11 +20,6 @@ type StocksPage = { items: StockItem[]; total: number; offset: number; nextCurso
 type Page = { items: unknown[]; nextCursor: string | null };
 
 let tenant: Tenant;
-
-/** Rows of an independent query. */
-async function rows<T>(query: SQL): Promise<T[]> {
-  return (await db().execute(query)).rows as T[];
-}
 
 /** `values` as a comma-separated list of bound parameters. */
 const list = (values: readonly (string | number)[]): SQL =>

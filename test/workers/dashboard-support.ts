@@ -155,7 +155,7 @@ export async function roundTrips(request: () => Promise<Response>): Promise<{ re
 }
 
 /** Rows of an independent query. */
-async function rows<T>(query: ReturnType<typeof sql>): Promise<T[]> {
+export async function rows<T>(query: ReturnType<typeof sql>): Promise<T[]> {
   const result = await db().execute(query);
   return result.rows as T[];
 }

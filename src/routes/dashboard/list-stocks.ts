@@ -12,15 +12,17 @@
  * `cursor` holds the last row's `[supplierArticle, nmId, techSize, warehouseName, barcode]`, and
  * the page is `where (supplier_article, nm_id, <size key of tech_size>, warehouse_name, barcode)
  * > (<the same of the cursor>)` — one row-value comparison over exactly the ORDER BY terms, the size
- * key computed by the same SQL on both sides. Given an index `stocks (org_id, supplier_article,
- * nm_id)`, Postgres turns the comparison's leading `(supplier_article, nm_id)` into the index range
- * and sorts each product's few rows incrementally, so a page reads about `limit` rows at any depth;
- * without it (the schema has none yet) each page sorts the org's matching rows — correct, and no
- * slower on deep pages than on the first. `offset` (≤ 10,000) stays for old clients.
+ * key computed by the same SQL on both sides. Without a search, Postgres turns the comparison's
+ * leading `(supplier_article, nm_id)` into a range of `stocks_org_article_nm_idx` and sorts each
+ * product's few rows incrementally, so a page reads about `limit` rows at any depth. A search
+ * collects its matches first and sorts the page out of them ({@link searchPage}), so its cost
+ * follows the number of matches, not where they sit in the order. `offset` (≤ 10,000) stays for
+ * old clients.
  * @see docs/api.md#pagination-and-order
- * One Neon request: rows, count, warehouse names and sizes in one `db.batch`. None of them reads
+ * One Neon request: rows, total, warehouse names and sizes in one `db.batch`. None of them reads
  * every stock row: the total without a size or search filter and the warehouse names come from
- * `warehouse_stock_stats` (kept by the sync with the rows), the sizes from a loose index scan.
+ * `warehouse_stock_stats` (kept by the sync with the rows), the sizes from a loose index scan, a
+ * search's total from its matches.
  * Errors: 400 (limit outside 1–100, offset outside 0–10,000, offset with cursor, a cursor that is not
  * this list's or was made under other filters, q over 100 characters, unknown parameter), 401, 403.
  */
@@ -61,14 +63,18 @@ function matchesSearch(db: Database, orgId: string, q: string): SQL | undefined 
   return or(sql`${stocks.nmId} = any(array(${matchingCards}))`, ilike(stocks.supplierArticle, pattern));
 }
 
+/** The columns the list's order reads, of `stocks` or of a query over it. */
+type StockSortColumns = Record<"supplierArticle" | "nmId" | "techSize" | "warehouseName" | "barcode", SQLWrapper>;
+type StocksCursorKey = Parameters<typeof stocksCursor.encode>[0];
+
 /** A sort key of `/stocks` as SQL terms: the ORDER BY terms over the row, or the same over a cursor's values. */
-function sortKey(row: Record<"supplierArticle" | "nmId" | "techSize" | "warehouseName" | "barcode", SQLWrapper>): SQL[] {
+function sortKey(row: StockSortColumns): SQL[] {
   return [sql`${row.supplierArticle}`, sql`${row.nmId}`, ...sizeOrderBy(row.techSize), sql`${row.warehouseName}`, sql`${row.barcode}`];
 }
 
-/** The rows after the cursor's row, in the list's order (see the module comment). */
-function afterCursor([supplierArticle, nmId, techSize, warehouseName, barcode]: Parameters<typeof stocksCursor.encode>[0]): SQL {
-  const columns = sortKey(stocks);
+/** The rows of `table` (the `stocks` columns, or a query's over them) after the cursor's row, in the list's order. */
+function afterCursor(table: StockSortColumns, [supplierArticle, nmId, techSize, warehouseName, barcode]: StocksCursorKey): SQL {
+  const columns = sortKey(table);
   const values = sortKey({
     supplierArticle: sql`${supplierArticle}::text`,
     nmId: sql`${nmId}::bigint`,
@@ -77,6 +83,130 @@ function afterCursor([supplierArticle, nmId, techSize, warehouseName, barcode]: 
     barcode: sql`${barcode}::text`,
   });
   return sql`(${sql.join(columns, sql`, `)}) > (${sql.join(values, sql`, `)})`;
+}
+
+/** The stock columns a page shows and orders by. */
+const stockColumns = {
+  nmId: stocks.nmId,
+  supplierArticle: stocks.supplierArticle,
+  barcode: stocks.barcode,
+  techSize: stocks.techSize,
+  warehouseName: stocks.warehouseName,
+  quantity: stocks.quantity,
+  inWayToClient: stocks.inWayToClient,
+  inWayFromClient: stocks.inWayFromClient,
+  price: stocks.price,
+  discount: stocks.discount,
+};
+
+/** A row of the page, as the response's `items` carry it. */
+type StockRow = { [K in keyof typeof stockColumns]: (typeof stockColumns)[K]["_"]["data"] } & { name: string | null };
+
+/** Where a page starts and how long it is: after `cursor`'s row, or `offset` rows in; `limit` rows. */
+export interface PageSpec {
+  cursor: StocksCursorKey | undefined;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * A page of the org's stock rows matching `where` (no search), with one row more than `limit`
+ * (it says whether there is a next page), and their total. Two statements: the rows in the list's
+ * order through `stocks_org_article_nm_idx` (a page reads about `limit` rows at any depth while
+ * the matches are dense, as they are without a search), and the count — without a size filter, the
+ * per-warehouse row counts the sync keeps in `warehouse_stock_stats` instead of a scan.
+ */
+function filteredPage(
+  db: Database,
+  where: SQL | undefined,
+  { cursor, limit, offset }: PageSpec,
+  only: { orgId: string; warehouses: string[]; sizes: string[] },
+) {
+  const rows = db
+    .select({ ...stockColumns, name: products.name })
+    .from(stocks)
+    .leftJoin(products, and(eq(products.orgId, stocks.orgId), eq(products.nmId, stocks.nmId)))
+    .where(and(where, cursor ? afterCursor(stocks, cursor) : undefined))
+    .orderBy(...sortKey(stocks))
+    .limit(limit + 1)
+    .offset(offset);
+  const total =
+    only.sizes.length === 0
+      ? db
+          .select({ total: sql<number>`coalesce(sum(${warehouseStockStats.stockRows}), 0)`.mapWith(Number) })
+          .from(warehouseStockStats)
+          .where(
+            and(
+              eq(warehouseStockStats.orgId, only.orgId),
+              only.warehouses.length > 0 ? inArray(warehouseStockStats.warehouseName, only.warehouses) : undefined,
+            ),
+          )
+      : db.select({ total: count() }).from(stocks).where(where);
+  return [rows, total] as const;
+}
+
+/**
+ * A search's page (as {@link filteredPage}) and its total in one statement, matches first: the
+ * rows matching `where` are collected once (the search's two index arms, see
+ * {@link matchesSearch}), counted, and the page is sorted out of them. Its cost follows the number
+ * of matches, not where they sit in the list's order: the ordered index scan `filteredPage` uses
+ * reads every row before the last match it shows, 199–381 ms on 178,558 rows for one product's
+ * article that sorts last, where this takes ~10 ms (docs/performance.md). Only the rows up to the
+ * (offset + limit + 1)-th match's `(supplier article, nmId)` are sorted by the full key (its size
+ * key is a few regular expressions per row). The total comes on every row, and with no row when
+ * the page is past the end (the count is the outer side of a lateral left join).
+ */
+export function searchPage(db: Database, orgId: string, filters: SQL | undefined, q: string, { cursor, limit, offset }: PageSpec) {
+  const matched = db.$with("matched").as(
+    db
+      .select(stockColumns)
+      .from(stocks)
+      .where(and(filters, matchesSearch(db, orgId, q))),
+  );
+  const after = cursor ? afterCursor(matched, cursor) : undefined;
+  const boundary = db
+    .select({ supplierArticle: matched.supplierArticle, nmId: matched.nmId })
+    .from(matched)
+    .where(after)
+    .orderBy(matched.supplierArticle, matched.nmId)
+    .limit(1)
+    .offset(offset + limit);
+  const counted = db
+    .select({ total: sql<number>`count(*)`.mapWith(Number).as("total") })
+    .from(matched)
+    .as("counted");
+  const page = db
+    .select()
+    .from(matched)
+    // No boundary row (fewer matches than the page's end): every match is in range.
+    .where(and(after, sql`((${matched.supplierArticle}, ${matched.nmId}) <= (${boundary})) is not false`))
+    .orderBy(...sortKey(matched))
+    .limit(limit + 1)
+    .offset(offset)
+    .as("page");
+  return db
+    .with(matched)
+    .select({
+      total: counted.total,
+      // The page's columns, null when there is no row (a page past the end still tells the total).
+      stock: {
+        nmId: page.nmId,
+        supplierArticle: page.supplierArticle,
+        barcode: page.barcode,
+        techSize: page.techSize,
+        warehouseName: page.warehouseName,
+        quantity: page.quantity,
+        inWayToClient: page.inWayToClient,
+        inWayFromClient: page.inWayFromClient,
+        price: page.price,
+        discount: page.discount,
+      },
+      name: products.name,
+    })
+    .from(counted)
+    .leftJoinLateral(page, sql`true`)
+    .leftJoin(products, and(eq(products.orgId, orgId), eq(products.nmId, page.nmId)))
+    .orderBy(...sortKey(page));
 }
 
 /** `GET /stocks`, mounted under `/api/v1`. */
@@ -98,53 +228,37 @@ export const listStocks = defineOperation({
     const offset = query.offset ?? 0;
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
-    const where = and(
+    const filters = and(
       eq(stocks.orgId, orgId),
       warehouses.length > 0 ? inArray(stocks.warehouseName, warehouses) : undefined,
       sizes.length > 0 ? inArray(stocks.techSize, sizes) : undefined,
-      q ? matchesSearch(db, orgId, q) : undefined,
     );
-    const [rows, [counted], warehouseNames, sizeValues] = await db.batch([
-      db
-        .select({
-          nmId: stocks.nmId,
-          name: products.name,
-          supplierArticle: stocks.supplierArticle,
-          barcode: stocks.barcode,
-          techSize: stocks.techSize,
-          warehouseName: stocks.warehouseName,
-          quantity: stocks.quantity,
-          inWayToClient: stocks.inWayToClient,
-          inWayFromClient: stocks.inWayFromClient,
-          price: stocks.price,
-          discount: stocks.discount,
-        })
-        .from(stocks)
-        .leftJoin(products, and(eq(products.orgId, stocks.orgId), eq(products.nmId, stocks.nmId)))
-        .where(and(where, cursor ? afterCursor(cursor.key) : undefined))
-        .orderBy(...sortKey(stocks))
-        // One row more than the page: it says whether there is a next page.
-        .limit(limit + 1)
-        .offset(offset),
-      // Without a size or search filter, the total is the per-warehouse row counts the sync keeps.
-      sizes.length === 0 && !q
-        ? db
-            .select({ total: sql<number>`coalesce(sum(${warehouseStockStats.stockRows}), 0)`.mapWith(Number) })
-            .from(warehouseStockStats)
-            .where(
-              and(
-                eq(warehouseStockStats.orgId, orgId),
-                warehouses.length > 0 ? inArray(warehouseStockStats.warehouseName, warehouses) : undefined,
-              ),
-            )
-        : db.select({ total: count() }).from(stocks).where(where),
+    const page = { cursor: cursor?.key, limit, offset };
+    const filterValues = [
       db
         .select({ name: warehouseStockStats.warehouseName })
         .from(warehouseStockStats)
         .where(eq(warehouseStockStats.orgId, orgId))
         .orderBy(asc(warehouseStockStats.warehouseName)),
       distinctSizes(db, orgId),
-    ]);
+    ] as const;
+    let rows: StockRow[];
+    let total: number;
+    let warehouseNames: Array<{ name: string }>;
+    let sizeValues: Awaited<ReturnType<typeof distinctSizes>>;
+    if (q) {
+      let found: Array<{ total: number; stock: Omit<StockRow, "name"> | null; name: string | null }>;
+      [found, warehouseNames, sizeValues] = await db.batch([searchPage(db, orgId, filters, q, page), ...filterValues]);
+      rows = found.flatMap((r) => (r.stock ? [{ ...r.stock, name: r.name }] : []));
+      total = found[0]?.total ?? 0;
+    } else {
+      let counted: Array<{ total: number }>;
+      [rows, counted, warehouseNames, sizeValues] = await db.batch([
+        ...filteredPage(db, filters, page, { orgId, warehouses, sizes }),
+        ...filterValues,
+      ]);
+      total = counted[0]?.total ?? 0;
+    }
     const items = rows.slice(0, limit);
     const last = items.at(-1);
     const nextCursor =
@@ -154,7 +268,7 @@ export const listStocks = defineOperation({
     return c.json(
       {
         items,
-        total: counted?.total ?? 0,
+        total,
         limit,
         offset,
         nextCursor,
