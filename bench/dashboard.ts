@@ -10,7 +10,8 @@
  * - `analytics/sales`, `analytics/summary`, `analytics/daily-trends` (JSON, which embeds the chart,
  *   and `format=svg`) for the periods 7d, 30d and 180d;
  * - `stocks`: unfiltered, two warehouses, two sizes, a search text (a product's subject, which
- *   matches many names) and an nmId prefix (3 digits); the values come from the data;
+ *   matches many names), an nmId prefix (3 digits) and one product's supplier article (the newest
+ *   order's: anywhere in the list's order, as a seller looks one up); the values come from the data;
  * - `warehouses`, `sizes`, `orders/recent` (all, and `status=canceled`), `orders/{srid}`.
  */
 import type { LocalEnvironment } from "../scripts/local-env";
@@ -36,7 +37,7 @@ interface StocksAnswer {
   filters: { warehouses: string[]; sizes: string[] };
 }
 interface RecentOrdersAnswer {
-  items: { srid: string }[];
+  items: { srid: string; supplierArticle: string }[];
 }
 
 /** Two values of `values` spread apart (the 2nd and the middle one), or fewer when there are fewer. */
@@ -66,8 +67,8 @@ export async function runDashboardBench(
   const stocks = JSON.parse((await uncachedRead(env, `${api}/stocks?limit=1`, headers)).body) as StocksAnswer;
   const recent = JSON.parse((await uncachedRead(env, `${api}/orders/recent?limit=1`, headers)).body) as RecentOrdersAnswer;
   const product = stocks.items[0];
-  const srid = recent.items[0]?.srid;
-  if (product === undefined || srid === undefined)
+  const newest = recent.items[0];
+  if (product === undefined || newest === undefined)
     throw new Error("the dashboard part needs synced stocks and orders: run it with the sync part");
   const subject = (product.name ?? "").split(" ")[0] ?? "";
 
@@ -86,11 +87,12 @@ export async function runDashboardBench(
     `/stocks${query({ sizes: twoOf(stocks.filters.sizes) })}`,
     ...(subject === "" ? [] : [`/stocks${query({ q: subject })}`]),
     `/stocks${query({ q: String(product.nmId).slice(0, 3) })}`,
+    `/stocks${query({ q: newest.supplierArticle })}`,
     "/warehouses",
     "/sizes",
     "/orders/recent",
     "/orders/recent?status=canceled",
-    `/orders/${srid}`,
+    `/orders/${newest.srid}`,
   );
 
   const routes: DashboardRouteFigure[] = [];
