@@ -4,6 +4,7 @@
  * adapter, as a successful sync does), so every answer is an `X-Cache: MISS` that costs its Neon
  * request (see `src/core/cache.ts`).
  */
+import { PerformanceObserver } from "node:perf_hooks";
 import type { LocalEnvironment, LocalEnvironmentOptions } from "../scripts/local-env";
 
 /**
@@ -123,4 +124,32 @@ export async function timeUncached(
   const timings: number[] = [];
   for (let i = 0; i < requests; i++) timings.push((await uncachedRead(env, url, headers)).ms);
   return { ...summarize(timings), firstMs: round1(first.ms) };
+}
+
+/** This process' garbage-collection pauses over a stretch of the bench. */
+export interface GcPauses {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/**
+ * Starts counting this process' garbage-collection pauses (`perf_hooks` `gc` entries): the process
+ * that times the reads also runs the local stack's doubles, so a pause of it lands in a read's
+ * latency. @returns a function that stops counting and answers the pauses seen since.
+ */
+export function countGcPauses(): () => GcPauses {
+  const durations: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) durations.push(entry.duration);
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  return () => {
+    observer.disconnect();
+    return {
+      count: durations.length,
+      totalMs: round1(durations.reduce((sum, d) => sum + d, 0)),
+      maxMs: round1(Math.max(0, ...durations)),
+    };
+  };
 }

@@ -139,6 +139,14 @@ export interface WbStatisticsDouble {
   revokeToken(token: string): boolean;
   /** The token's data set (generated now if needed), or `undefined` for an unknown token. */
   dataset(token: string): WbDataset | undefined;
+  /**
+   * Drops the token's generated data set from memory; the next request or {@link dataset} call
+   * generates it again, the same rows (its seed and anchor are kept). For a process that has other
+   * work to time: the `large` set holds ~2 GB of objects, whose garbage collections pause it.
+   * @returns false when there is nothing to drop (unknown token, not generated yet, or a data set
+   * registered as such rather than from options).
+   */
+  releaseDataset(token: string): boolean;
   injectFault(fault: WbFault): void;
   clearFaults(): void;
   /** Sets (or with `undefined` removes) the rate limit; resets every bucket. */
@@ -734,6 +742,14 @@ export async function startWbStatisticsDouble(options: WbStatisticsDoubleOptions
     dataset: (token) => {
       const entry = tokens.get(token);
       return entry === undefined ? undefined : load(entry).dataset;
+    },
+    releaseDataset: (token) => {
+      const entry = tokens.get(token);
+      if (entry?.data === undefined || isDataset(entry.source)) return false;
+      const { seed, anchor } = entry.data.dataset;
+      entry.source = { ...entry.source, seed, anchor: new Date(anchor) };
+      entry.data = undefined;
+      return true;
     },
     injectFault,
     clearFaults: () => {

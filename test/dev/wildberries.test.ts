@@ -508,6 +508,36 @@ describe("statistics double over HTTP", () => {
   });
 });
 
+describe("releasing a generated data set", () => {
+  it("drops it and generates the same rows again, even from options without an anchor", async () => {
+    // No anchor: generated at the current time, which must be kept for the same rows to come back.
+    const options = { seed: 11, orders: 500, products: 12, days: 10 };
+    const wb = await startWbStatisticsDouble({ tokens: { t: options }, rowLimit: 100_000 });
+    try {
+      expect(wb.releaseDataset("t")).toBe(false); // not generated yet
+      const read = async () =>
+        (await (await fetch(`${wb.url}${ORDERS}?dateFrom=2019-06-20`, { headers: { authorization: "t" } })).json()) as WbOrder[];
+      const before = await read();
+      const generated = wb.dataset("t");
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // a later second: "now" has moved
+      expect(wb.releaseDataset("t")).toBe(true);
+      expect(wb.releaseDataset("t")).toBe(false); // nothing left to drop
+      const again = wb.dataset("t");
+      expect(again).not.toBe(generated);
+      expect(again).toEqual(generated);
+      expect(await read()).toEqual(before);
+      expect(before.length).toBeGreaterThan(0);
+      expect(wb.releaseDataset("unknown")).toBe(false);
+      // A data set registered as such is the caller's: it is never dropped.
+      wb.addToken("ready", generateWbDataset(options));
+      wb.dataset("ready");
+      expect(wb.releaseDataset("ready")).toBe(false);
+    } finally {
+      await wb.close();
+    }
+  });
+});
+
 describe("rate limit", () => {
   let wb: WbStatisticsDouble;
   const small = { seed: 5, orders: 200, products: 10, days: 7, anchor: NOON };
