@@ -147,8 +147,9 @@ function filteredPage(
 
 /**
  * A search's page (as {@link filteredPage}) and its total in one statement, matches first: the
- * rows matching `where` are collected once (the search's two index arms, see
- * {@link matchesSearch}), counted, and the page is sorted out of them. Its cost follows the number
+ * rows matching `filters` (the org's, and any warehouse or size filter) and the search text `q`
+ * are collected once (the search's two index arms, see {@link matchesSearch}), counted, and the
+ * page is sorted out of them. Its cost follows the number
  * of matches, not where they sit in the list's order: the ordered index scan `filteredPage` uses
  * reads every row before the last match it shows, 199–381 ms on 178,558 rows for one product's
  * article that sorts last, where this takes ~10 ms (docs/performance.md). Only the rows up to the
