@@ -15,7 +15,7 @@ import { toWbDateTime, wbTimeToEpochMs, wbTimeToTimestamptz, wbTimeToTimestamptz
 import { initialDateFrom } from "../../src/jobs/wb-sync";
 import { saleKind } from "../../src/jobs/wb-sync-writes";
 import { adapterUrl, registerWbToken } from "./helpers";
-import { changeWbRow, clearWbFaults, injectWbFault } from "./sync-support";
+import { changeWbRow, clearWbFaults, injectWbFault, releaseWbRequests } from "./sync-support";
 
 afterEach(clearWbFaults);
 
@@ -111,6 +111,29 @@ describe("WB statistics client", () => {
       expect(slices.slice(0, -1).every((n) => n === sliceRows)).toBe(true);
       expect(slices.at(-1)).toBeLessThanOrEqual(sliceRows);
     }
+  });
+
+  it("times WB, not the caller: a reader slower than the limit in all reads the whole page; headers that never come time out", async () => {
+    const token = await registerWbToken({ orders: 20_000, products: 20, days: 30, seed: 303 });
+    const whole = await client(token).orders("2019-06-20T00:00:00");
+    // 20 slices, 100 ms of the caller's own work after each (a sync writing the slice): 2 s in
+    // all, four times the limit. The limit is on each read of the body, so none of it counts.
+    const slow = createWbStatisticsClient({ baseUrl: adapterUrl("wb"), token, timeoutMs: 500 });
+    const srids: string[] = [];
+    const started = Date.now();
+    expect(whole.length).toBeGreaterThan(2_000);
+    for await (const slice of slow.pageSlices("orders", "2019-06-20T00:00:00", Math.ceil(whole.length / 20))) {
+      for (const row of slice) srids.push(row.srid);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    expect(srids).toEqual(whole.map((o) => o.srid));
+
+    await injectWbFault({ path: "/api/v1/supplier/orders", hold: true, times: 1 });
+    const held = await slow.orders("2019-06-20T00:00:00").catch((err: unknown) => err);
+    expect(held).toBeInstanceOf(WbUnavailableError);
+    expect((held as WbUnavailableError).message).toBe("GET /api/v1/supplier/orders: timed out after 500 ms");
+    expect(await releaseWbRequests()).toBe(1);
   });
 
   it("maps WB errors: 401 → WbAuthError, 429 → WbRateLimitError(X-Ratelimit-Retry), 500 → WbUnavailableError, 400 → WbResponseError", async () => {

@@ -23,6 +23,7 @@
  */
 import { z } from "zod";
 import { JsonArrayStreamError, readJsonArraySlices } from "../../core/json-array-stream";
+import { idleBody, readTimeoutError } from "../../core/read-timeout";
 import { isWbDateTime } from "./time";
 import type { WbDateTime, WbOrder, WbSale, WbStatisticsPath, WbStock } from "./types";
 
@@ -216,7 +217,10 @@ export interface WbStatisticsClientOptions {
   baseUrl: string;
   /** The seller's statistics API token (decrypted). */
   token: string;
-  /** Per-request timeout in ms; default 60,000 (a full page is tens of MB). */
+  /**
+   * Time limit in ms for WB's headers, then for each read of the body (time between the caller's
+   * reads does not count); default 60,000.
+   */
   timeoutMs?: number;
 }
 
@@ -300,17 +304,27 @@ export function createWbStatisticsClient(options: WbStatisticsClientOptions): Wb
     const url = new URL(path, options.baseUrl);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     const request = `GET ${path}`;
+    // The limit is on WB: its headers within `timeoutMs`, then each read of the body. The time the
+    // sync spends writing a slice before it reads on never counts (src/core/read-timeout.ts).
+    const controller = new AbortController();
+    const headersTimer = setTimeout(() => controller.abort(readTimeoutError(timeoutMs)), timeoutMs);
     let res: Response;
     try {
-      res = await fetch(url, {
-        headers: { Authorization: options.token, Accept: "application/json" },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await fetch(url, { headers: { Authorization: options.token, Accept: "application/json" }, signal: controller.signal });
     } catch (err) {
       throw unavailable(request, err);
+    } finally {
+      clearTimeout(headersTimer);
     }
-    if (!res.ok) throw await errorFor(request, res);
-    return res;
+    const timed =
+      res.body === null
+        ? res
+        : new Response(
+            idleBody(res.body, timeoutMs, (error) => controller.abort(error)),
+            { status: res.status, statusText: res.statusText, headers: res.headers },
+          );
+    if (!timed.ok) throw await errorFor(request, timed);
+    return timed;
   }
 
   const unavailable = (request: string, err: unknown) => {
