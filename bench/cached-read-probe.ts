@@ -113,7 +113,7 @@ async function main() {
   try {
     const token = await env.login();
     const auth = { Authorization: `Bearer ${token}` };
-    if (process.env.PROBE_SYNC !== "0") await runSyncBench(env, token);
+    if (process.env.PROBE_SYNC !== "0") await runSyncBench(env, () => env.login());
     const dashboard = `${env.workerUrl}/api/v1/analytics/sales?period=30d`;
     await (await fetch(dashboard, { headers: auth })).arrayBuffer();
     const check = await fetch(dashboard, { headers: auth });

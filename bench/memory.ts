@@ -43,14 +43,16 @@ export async function runMemoryBench(env: LocalEnvironment, wbToken: string, wbP
     PROBE_USER,
     "Memory probe",
   );
-  const res = await fetch(`${env.workerUrl}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(PROBE_USER),
-  });
-  if (!res.ok) throw new Error(`probe login failed: ${res.status} ${await res.text()}`);
-  const { accessToken } = (await res.json()) as { accessToken: string };
-  const sync = await runSyncBench(env, accessToken, { heapGcAboveMB: GC_ABOVE_MB });
+  const login = async () => {
+    const res = await fetch(`${env.workerUrl}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(PROBE_USER),
+    });
+    if (!res.ok) throw new Error(`probe login failed: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { accessToken: string }).accessToken;
+  };
+  const sync = await runSyncBench(env, login, { heapGcAboveMB: GC_ABOVE_MB });
   const isolate = sync.worker.isolate;
   if (!isolate) throw new Error("no heap samples");
   return {

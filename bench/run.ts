@@ -117,7 +117,7 @@ async function main() {
       lines.push(...more);
     };
     if (parts.has("sync")) {
-      const sync = await runSyncBench(env, token);
+      const sync = await runSyncBench(env, () => env.login());
       report.sync = sync;
       say(syncLines(sync));
     }

@@ -53,18 +53,21 @@ export interface SyncBench {
 }
 
 /**
- * Runs one sync of the demo org and measures it (see the module comment).
+ * Runs one sync of the org `login` answers access tokens for, and measures it (see the module
+ * comment). `login` is asked again when a status poll answers 401: an access token lives at most
+ * 15 minutes, and a large sync on a slow machine (the memory part's) takes longer.
  * `heapGcAboveMB`: collect the isolate's garbage whenever its heap is over this (see `bench/heap.ts`);
  * default never, so the CPU figures are the sync's own (forced collections cost the Worker CPU).
- * @throws Error when the job is dead-lettered, or is not done within `timeoutMs` (default 30 min).
+ * @throws Error when the job is dead-lettered, is not done within `timeoutMs` (default 30 min), or a
+ * status poll fails otherwise.
  */
 export async function runSyncBench(
   env: LocalEnvironment,
-  token: string,
+  login: () => Promise<string>,
   options: { timeoutMs?: number; heapGcAboveMB?: number } = {},
 ): Promise<SyncBench> {
   const timeoutMs = options.timeoutMs ?? 30 * 60_000;
-  const auth = { Authorization: `Bearer ${token}` };
+  let auth = { Authorization: `Bearer ${await login()}` };
   const root = env.wranglerPid;
   const workerPids = () => (root === undefined ? [] : pidsNamed(root, "workerd"));
   const redisPids = () => pidsNamed(process.pid, "redis-server");
@@ -94,7 +97,14 @@ export async function runSyncBench(
   let status: SyncStatus;
   let nextProgress = PROGRESS_SECONDS;
   for (;;) {
-    status = (await (await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth })).json()) as SyncStatus;
+    const polled = await fetch(`${env.workerUrl}/api/v1/sync/status`, { headers: auth });
+    if (polled.status === 401) {
+      await polled.arrayBuffer();
+      auth = { Authorization: `Bearer ${await login()}` };
+      continue;
+    }
+    if (!polled.ok) throw new Error(`sync status: ${polled.status} ${await polled.text()}`);
+    status = (await polled.json()) as SyncStatus;
     const job = status.jobs.find((j) => j.id === jobId);
     if (job?.status === "succeeded") break;
     if (job?.status === "dead") throw new Error(`sync job died: ${JSON.stringify(status)}`);
