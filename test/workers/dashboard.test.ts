@@ -7,7 +7,7 @@
 import { count, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { beforeAll, describe, expect, it } from "vitest";
-import { productPeriodStats, stocks } from "../../src/core/db/schema";
+import { productPeriodStats } from "../../src/core/db/schema";
 import { escapeLike, searchPage } from "../../src/routes/dashboard/list-stocks";
 import { topProducts } from "../../src/routes/dashboard/rollup";
 import {
@@ -150,7 +150,7 @@ describe("the stock search's query shape (src/routes/dashboard/list-stocks.ts), 
       sql`select supplier_article as article from products where org_id = ${tenant.orgId} order by supplier_article desc limit 1`,
     );
     if (!last) throw new Error("the tenant has no products");
-    const query = searchPage(db(), tenant.orgId, eq(stocks.orgId, tenant.orgId), last.article, { cursor: undefined, limit: 50, offset: 0 });
+    const query = searchPage(db(), tenant.orgId, { warehouses: [], sizes: [] }, last.article, { cursor: undefined, limit: 50, offset: 0 });
     const plan = await planOf(query, [], true);
     const matched = findNode(plan, (n) => n["Subplan Name"] === "CTE matched");
     if (!matched) throw new Error(`no CTE of the matches in ${JSON.stringify(plan)}`);
@@ -174,7 +174,6 @@ describe("the stock search's query shape (src/routes/dashboard/list-stocks.ts), 
 });
 
 describe("the top products' query shapes (src/routes/dashboard/rollup.ts), by their plans", () => {
-  /** `EXPLAIN (FORMAT JSON)` of `query` in one transaction after the `set local` settings given. */
   it("reads the precomputed top in its index's order: the ten rows, no sort of the period's products", async () => {
     const today = moscowDay();
     const [pre] = topProducts(db(), tenant.orgId, "180d", { from: shiftDay(today, -179), to: today });
@@ -564,11 +563,4 @@ function findNodes(plan: PlanNode, match: (node: PlanNode) => boolean): PlanNode
 }
 
 /** The first node of `plan` (depth first, the root included) that `match` accepts. */
-function findNode(plan: PlanNode, match: (node: PlanNode) => boolean): PlanNode | undefined {
-  if (match(plan)) return plan;
-  for (const child of plan.Plans ?? []) {
-    const found = findNode(child, match);
-    if (found) return found;
-  }
-  return undefined;
-}
+const findNode = (plan: PlanNode, match: (node: PlanNode) => boolean): PlanNode | undefined => findNodes(plan, match)[0];

@@ -109,19 +109,29 @@ export interface PageSpec {
   offset: number;
 }
 
+/** The list's multi-select filters (none selected: every warehouse, every size). */
+export interface StockSelection {
+  warehouses: string[];
+  sizes: string[];
+}
+
+/** The org's stock rows in the selected warehouses and sizes, as a condition on `stocks`. */
+const selected = (orgId: string, { warehouses, sizes }: StockSelection): SQL | undefined =>
+  and(
+    eq(stocks.orgId, orgId),
+    warehouses.length > 0 ? inArray(stocks.warehouseName, warehouses) : undefined,
+    sizes.length > 0 ? inArray(stocks.techSize, sizes) : undefined,
+  );
+
 /**
- * A page of the org's stock rows matching `where` (no search), with one row more than `limit`
+ * A page of the org's stock rows in `selection` (no search), with one row more than `limit`
  * (it says whether there is a next page), and their total. Two statements: the rows in the list's
  * order through `stocks_org_article_nm_idx` (a page reads about `limit` rows at any depth while
  * the matches are dense, as they are without a search), and the count — without a size filter, the
  * per-warehouse row counts the sync keeps in `warehouse_stock_stats` instead of a scan.
  */
-function filteredPage(
-  db: Database,
-  where: SQL | undefined,
-  { cursor, limit, offset }: PageSpec,
-  only: { orgId: string; warehouses: string[]; sizes: string[] },
-) {
+function filteredPage(db: Database, orgId: string, selection: StockSelection, { cursor, limit, offset }: PageSpec) {
+  const where = selected(orgId, selection);
   const rows = db
     .select({ ...stockColumns, name: products.name })
     .from(stocks)
@@ -131,14 +141,14 @@ function filteredPage(
     .limit(limit + 1)
     .offset(offset);
   const total =
-    only.sizes.length === 0
+    selection.sizes.length === 0
       ? db
           .select({ total: sql<number>`coalesce(sum(${warehouseStockStats.stockRows}), 0)`.mapWith(Number) })
           .from(warehouseStockStats)
           .where(
             and(
-              eq(warehouseStockStats.orgId, only.orgId),
-              only.warehouses.length > 0 ? inArray(warehouseStockStats.warehouseName, only.warehouses) : undefined,
+              eq(warehouseStockStats.orgId, orgId),
+              selection.warehouses.length > 0 ? inArray(warehouseStockStats.warehouseName, selection.warehouses) : undefined,
             ),
           )
       : db.select({ total: count() }).from(stocks).where(where);
@@ -147,7 +157,7 @@ function filteredPage(
 
 /**
  * A search's page (as {@link filteredPage}) and its total in one statement, matches first: the
- * rows matching `filters` (the org's, and any warehouse or size filter) and the search text `q`
+ * org's rows in `selection` that match the search text `q`
  * are collected once (the search's two index arms, see {@link matchesSearch}), counted, and the
  * page is sorted out of them. Its cost follows the number
  * of matches, not where they sit in the list's order: the ordered index scan `filteredPage` uses
@@ -157,12 +167,12 @@ function filteredPage(
  * key is a few regular expressions per row). The total comes on every row, and with no row when
  * the page is past the end (the count is the outer side of a lateral left join).
  */
-export function searchPage(db: Database, orgId: string, filters: SQL | undefined, q: string, { cursor, limit, offset }: PageSpec) {
+export function searchPage(db: Database, orgId: string, selection: StockSelection, q: string, { cursor, limit, offset }: PageSpec) {
   const matched = db.$with("matched").as(
     db
       .select(stockColumns)
       .from(stocks)
-      .where(and(filters, matchesSearch(db, orgId, q))),
+      .where(and(selected(orgId, selection), matchesSearch(db, orgId, q))),
   );
   const after = cursor ? afterCursor(matched, cursor) : undefined;
   const boundary = db
@@ -173,7 +183,7 @@ export function searchPage(db: Database, orgId: string, filters: SQL | undefined
     .limit(1)
     .offset(offset + limit);
   const counted = db
-    .select({ total: sql<number>`count(*)`.mapWith(Number).as("total") })
+    .select({ total: count().as("total") })
     .from(matched)
     .as("counted");
   const page = db
@@ -229,11 +239,7 @@ export const listStocks = defineOperation({
     const offset = query.offset ?? 0;
     const { orgId } = c.var.auth;
     const { db } = c.var.services;
-    const filters = and(
-      eq(stocks.orgId, orgId),
-      warehouses.length > 0 ? inArray(stocks.warehouseName, warehouses) : undefined,
-      sizes.length > 0 ? inArray(stocks.techSize, sizes) : undefined,
-    );
+    const selection = { warehouses, sizes };
     const page = { cursor: cursor?.key, limit, offset };
     const filterValues = [
       db
@@ -249,15 +255,12 @@ export const listStocks = defineOperation({
     let sizeValues: Awaited<ReturnType<typeof distinctSizes>>;
     if (q) {
       let found: Array<{ total: number; stock: Omit<StockRow, "name"> | null; name: string | null }>;
-      [found, warehouseNames, sizeValues] = await db.batch([searchPage(db, orgId, filters, q, page), ...filterValues]);
+      [found, warehouseNames, sizeValues] = await db.batch([searchPage(db, orgId, selection, q, page), ...filterValues]);
       rows = found.flatMap((r) => (r.stock ? [{ ...r.stock, name: r.name }] : []));
       total = found[0]?.total ?? 0;
     } else {
       let counted: Array<{ total: number }>;
-      [rows, counted, warehouseNames, sizeValues] = await db.batch([
-        ...filteredPage(db, filters, page, { orgId, warehouses, sizes }),
-        ...filterValues,
-      ]);
+      [rows, counted, warehouseNames, sizeValues] = await db.batch([...filteredPage(db, orgId, selection, page), ...filterValues]);
       total = counted[0]?.total ?? 0;
     }
     const items = rows.slice(0, limit);
